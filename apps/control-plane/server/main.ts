@@ -1,0 +1,110 @@
+/**
+ * Entry point of the control-plane process: one Node process that owns the database and serves
+ * the UI (Next.js), the tRPC API, the health endpoints and (later) the agent gateway.
+ *
+ * Settings (environment): HOST, PORT, DATA_DIR, DATABASE_URL, LOG_LEVEL. A bad setting ends the
+ * process with one line naming it and exit code 1 (2 for start-up failures of other kinds).
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DatabaseSetupError, openDatabase, type DatabaseHandle } from '@fleet/db';
+import nextPackage from 'next';
+import { ConfigError, loadConfig } from './config.js';
+import { createControlPlaneServer } from './http.js';
+import { createLogger, type Logger } from './logger.js';
+
+/** The app directory (where `.next` lives), the same from server/ and dist/server/. */
+const here = path.dirname(fileURLToPath(import.meta.url));
+const appDir = path.resolve(here, path.basename(path.dirname(here)) === 'dist' ? '../..' : '..');
+const version = (JSON.parse(readFileSync(path.join(appDir, 'package.json'), 'utf8')) as { version: string }).version;
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+// `next` is CommonJS: at run time the default import is the factory itself, while its types
+// (read under NodeNext) put the factory on `.default`.
+const createNext = nextPackage as unknown as typeof nextPackage.default;
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let nextApp: ReturnType<typeof createNext> | undefined;
+  try {
+    logger.info({ database: database.kind, location: database.location }, 'database opened');
+    const { applied } = await database.migrate();
+    logger.info({ applied }, applied > 0 ? `applied ${applied} migration(s)` : 'database schema up to date');
+
+    nextApp = createNext({ dev: config.dev, dir: appDir, hostname: config.host, port: config.port, quiet: !config.dev });
+    await nextApp.prepare();
+  } catch (err) {
+    await database.close().catch(() => undefined);
+    throw err;
+  }
+  const handleUi = nextApp.getRequestHandler();
+
+  const { server, drain } = createControlPlaneServer({
+    database,
+    logger,
+    version,
+    ui: (req, res) => handleUi(req, res),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+  logger.info({ url: `http://${shownHost}:${port}`, version }, `control plane listening on http://${shownHost}:${port}`);
+
+  installShutdown({ logger, database, server, drain, closeUi: () => nextApp?.close?.() });
+}
+
+function installShutdown(parts: {
+  logger: Logger;
+  database: DatabaseHandle;
+  server: Server;
+  drain(): void;
+  closeUi(): Promise<void> | void;
+}): void {
+  const { logger, database, server } = parts;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    parts.drain();
+    const force = setTimeout(() => {
+      logger.warn('connections still open after grace period; closing them');
+      server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    server.close(() => {
+      void (async () => {
+        clearTimeout(force);
+        await Promise.resolve(parts.closeUi()).catch((err: unknown) => logger.warn({ err }, 'closing the UI failed'));
+        await database.close().catch((err: unknown) => logger.error({ err }, 'closing the database failed'));
+        logger.info('stopped');
+        process.exit(0);
+      })();
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof DatabaseSetupError) {
+    process.stderr.write(`fleet control plane: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`fleet control plane: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(2);
+});

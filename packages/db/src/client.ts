@@ -1,0 +1,261 @@
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import pg from 'pg';
+import lockfile from 'proper-lockfile';
+import { z } from 'zod';
+import { DatabaseSetupError, describeCause, redactDatabaseUrl } from './errors.js';
+import * as schema from './schema.js';
+
+/** The typed Drizzle handle every service uses, whichever engine is behind it. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** Where the database lives: PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir`. */
+export interface DatabaseOptions {
+  /** `postgres://` or `postgresql://` URL (the `DATABASE_URL` setting). */
+  databaseUrl?: string | undefined;
+  /** Directory for the embedded PGlite database (the `DATA_DIR` setting); default `./.data`. */
+  dataDir?: string | undefined;
+  /** Size of the PostgreSQL connection pool (default 10). */
+  poolSize?: number | undefined;
+}
+
+/** What {@link DatabaseHandle.migrationStatus} reports. */
+export interface MigrationStatus {
+  /** Migrations shipped with this build. */
+  expected: number;
+  /** Of those, how many the database has applied. */
+  applied: number;
+  /** True when every shipped migration is applied. */
+  upToDate: boolean;
+}
+
+/**
+ * One open database. A process opens exactly one (PGlite is in-process: two handles on one
+ * data directory would corrupt it, so the directory is locked while open).
+ */
+export interface DatabaseHandle {
+  readonly kind: 'pglite' | 'postgres';
+  readonly db: Db;
+  /** Where the data lives, safe to log (passwords redacted). */
+  readonly location: string;
+  /** Runs a trivial query; rejects when the database is unreachable. */
+  ping(): Promise<void>;
+  /**
+   * Applies every pending migration. Idempotent; on PostgreSQL it holds an advisory lock so
+   * that replicas starting at once migrate one after the other. Resolves to how many ran.
+   */
+  migrate(): Promise<{ applied: number }>;
+  migrationStatus(): Promise<MigrationStatus>;
+  /** Closes connections (and flushes and unlocks PGlite). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Folder of the committed SQL migrations (same relative place from src/ and dist/). */
+export const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** Advisory lock key serialising migrations across processes ("fleetmig" as a 64-bit int). */
+const MIGRATION_LOCK_KEY = 0x666c_6565_746d_6967n;
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .min(1, { message: 'is empty', abort: true })
+  .refine((v) => URL.canParse(v), {
+    message: 'is not a URL (expected postgres://user:password@host:5432/database)',
+    abort: true,
+  })
+  .refine((v) => ['postgres:', 'postgresql:'].includes(new URL(v).protocol), {
+    message: 'must start with postgres:// or postgresql://',
+  });
+
+/**
+ * Opens the database the options point at and checks it is usable. Does not migrate.
+ * @throws DatabaseSetupError naming `DATABASE_URL` or `DATA_DIR` with a one-line reason.
+ */
+export async function openDatabase(options: DatabaseOptions = {}): Promise<DatabaseHandle> {
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  }
+  return openPglite(path.resolve(options.dataDir || '.data'));
+}
+
+async function openPostgres(rawUrl: string, poolSize: number): Promise<DatabaseHandle> {
+  const parsed = postgresUrl.safeParse(rawUrl);
+  if (!parsed.success) {
+    throw new DatabaseSetupError('DATABASE_URL', parsed.error.issues[0]?.message ?? 'is invalid');
+  }
+  const location = redactDatabaseUrl(parsed.data);
+  const pool = new pg.Pool({
+    connectionString: parsed.data,
+    max: poolSize,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'fleet-control-plane',
+  });
+  // An idle client that loses its server must not crash the process.
+  pool.on('error', () => undefined);
+  try {
+    await pool.query('select 1');
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new DatabaseSetupError('DATABASE_URL', `cannot connect to ${location}: ${describeCause(err)}`, {
+      cause: err,
+    });
+  }
+  const db = drizzlePg({ client: pool, schema }) as unknown as Db;
+  let closed = false;
+  return {
+    kind: 'postgres',
+    db,
+    location,
+    async ping() {
+      await pool.query('select 1');
+    },
+    async migrate() {
+      const before = await countApplied(db);
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+        try {
+          await migratePg(drizzlePg({ client }), { migrationsFolder });
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
+        }
+      } finally {
+        client.release();
+      }
+      return { applied: Math.max(0, (await countApplied(db)) - before) };
+    },
+    migrationStatus: () => migrationStatus(db),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<DatabaseHandle> {
+  const location = path.join(dataDir, 'pglite');
+  try {
+    await mkdir(location, { recursive: true });
+    // Prove we can write (access() lies for root on read-only mounts).
+    const probe = path.join(dataDir, `.write-probe-${process.pid}`);
+    await (await open(probe, 'w')).close();
+    await rm(probe, { force: true });
+  } catch (err) {
+    throw new DatabaseSetupError('DATA_DIR', `cannot write to ${dataDir}: ${describeCause(err)}`, { cause: err });
+  }
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(location, {
+      lockfilePath: path.join(dataDir, 'pglite.lock'),
+      realpath: false,
+      stale: 15_000,
+      update: 5_000,
+      onCompromised: () => undefined,
+    });
+  } catch (err) {
+    const busy = (err as { code?: string }).code === 'ELOCKED';
+    throw new DatabaseSetupError(
+      'DATA_DIR',
+      busy
+        ? `${dataDir} is in use by another control-plane process (PGlite allows one process per data directory; use DATABASE_URL for several)`
+        : `cannot lock ${dataDir}: ${describeCause(err)}`,
+      { cause: err },
+    );
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(location);
+  } catch (err) {
+    await release();
+    throw new DatabaseSetupError('DATA_DIR', `cannot open the database in ${location}: ${describeCause(err)}`, {
+      cause: err,
+    });
+  }
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  let closed = false;
+  return {
+    kind: 'pglite',
+    db,
+    location,
+    async ping() {
+      await client.query('select 1');
+    },
+    async migrate() {
+      const before = await countApplied(db);
+      await migratePglite(drizzlePglite({ client }), { migrationsFolder });
+      return { applied: Math.max(0, (await countApplied(db)) - before) };
+    },
+    migrationStatus: () => migrationStatus(db),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.close();
+      } finally {
+        await release();
+      }
+    },
+  };
+}
+
+/** Opens an in-memory PGlite database (tests and tools); nothing touches the disk. */
+export async function openMemoryDatabase(): Promise<DatabaseHandle> {
+  const client = await PGlite.create();
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    location: 'memory://',
+    ping: async () => void (await client.query('select 1')),
+    async migrate() {
+      const before = await countApplied(db);
+      await migratePglite(drizzlePglite({ client }), { migrationsFolder });
+      return { applied: (await countApplied(db)) - before };
+    },
+    migrationStatus: () => migrationStatus(db),
+    close: async () => {
+      if (!client.closed) await client.close();
+    },
+  };
+}
+
+/**
+ * Runs raw SQL and returns its rows, on either engine (both drivers answer `{ rows }`).
+ * Use for queries Drizzle's builder cannot express; parameters go through `sql` placeholders.
+ */
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+async function appliedHashes(db: Db): Promise<Set<string>> {
+  const exists = await queryRows<{ t: string | null }>(
+    db,
+    sql`select to_regclass('drizzle.__drizzle_migrations')::text as t`,
+  );
+  if (!exists[0]?.t) return new Set();
+  const rows = await queryRows<{ hash: string }>(db, sql`select hash from drizzle.__drizzle_migrations`);
+  return new Set(rows.map((r) => r.hash));
+}
+
+async function countApplied(db: Db): Promise<number> {
+  return (await appliedHashes(db)).size;
+}
+
+async function migrationStatus(db: Db): Promise<MigrationStatus> {
+  const shipped = readMigrationFiles({ migrationsFolder });
+  const applied = await appliedHashes(db);
+  const done = shipped.filter((m) => applied.has(m.hash)).length;
+  return { expected: shipped.length, applied: done, upToDate: done === shipped.length };
+}

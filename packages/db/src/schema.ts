@@ -1,0 +1,389 @@
+/**
+ * The control plane's relational schema (Drizzle). Every change here is followed by
+ * `npm run db:generate`, which writes a new SQL migration under `packages/db/migrations`;
+ * migrations are committed and applied at start-up by {@link migrateDatabase}.
+ *
+ * Conventions: snake_case columns, `timestamptz` everywhere, secrets only ever as hashes,
+ * JSON documents in `jsonb`, constraints in the database rather than only in code.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+/** Operator roles, from most to least privileged. */
+export const USER_ROLES = ['admin', 'editor', 'viewer'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** Platforms an agent can run on; enrollment tokens may also say `any`. */
+export const AGENT_PLATFORMS = ['ec2', 'eks', 'generic'] as const;
+export type AgentPlatform = (typeof AGENT_PLATFORMS)[number];
+export const TOKEN_PLATFORMS = ['ec2', 'eks', 'any'] as const;
+export type TokenPlatform = (typeof TOKEN_PLATFORMS)[number];
+
+/** Config rollout state of one agent, as it last reported it. */
+export const CONFIG_STATUSES = ['none', 'pending', 'applying', 'applied', 'failed'] as const;
+export type ConfigStatus = (typeof CONFIG_STATUSES)[number];
+
+/** A label matcher of a pipeline selector, as in PromQL: `name op "value"`. */
+export interface LabelMatcher {
+  name: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
+}
+
+// ---------------------------------------------------------------------------
+// Operators: the auth library's tables (users, sessions, credential accounts,
+// verification tokens). Names follow better-auth's models; `role` is ours.
+// ---------------------------------------------------------------------------
+
+export const users = pgTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    email: text('email').notNull(),
+    emailVerified: boolean('email_verified').notNull().default(false),
+    image: text('image'),
+    role: text('role', { enum: USER_ROLES }).notNull().default('viewer'),
+    disabledAt: timestamp('disabled_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
+    check('users_role_check', sql`${t.role} in ('admin', 'editor', 'viewer')`),
+  ],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    /** Opaque session token as the auth library stores it. */
+    token: text('token').notNull().unique(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    ipAddress: text('ip_address'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('sessions_user_id_idx').on(t.userId)],
+);
+
+/** Credentials of an operator (better-auth "account"): the password hash lives here. */
+export const authAccounts = pgTable(
+  'auth_accounts',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    providerId: text('provider_id').notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    accessToken: text('access_token'),
+    refreshToken: text('refresh_token'),
+    idToken: text('id_token'),
+    accessTokenExpiresAt: timestamp('access_token_expires_at', { withTimezone: true }),
+    refreshTokenExpiresAt: timestamp('refresh_token_expires_at', { withTimezone: true }),
+    scope: text('scope'),
+    /** Password hash (never the password). */
+    password: text('password'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('auth_accounts_user_id_idx').on(t.userId),
+    uniqueIndex('auth_accounts_provider_account_key').on(t.providerId, t.accountId),
+  ],
+);
+
+export const verifications = pgTable(
+  'verifications',
+  {
+    id: text('id').primaryKey(),
+    identifier: text('identifier').notNull(),
+    value: text('value').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('verifications_identifier_idx').on(t.identifier)],
+);
+
+// ---------------------------------------------------------------------------
+// AWS accounts agents write into. No AWS secret key is ever stored.
+// ---------------------------------------------------------------------------
+
+export const awsAccounts = pgTable(
+  'aws_accounts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** 12-digit AWS account id. */
+    accountId: text('account_id').notNull(),
+    name: text('name').notNull(),
+    partition: text('partition', { enum: ['aws', 'aws-cn', 'aws-us-gov'] })
+      .notNull()
+      .default('aws'),
+    defaultRegion: text('default_region').notNull(),
+    /** Role agents assume in this account (cross-account), e.g. arn:aws:iam::123456789012:role/fleet-writer. */
+    roleArn: text('role_arn').notNull(),
+    /** Server-generated ExternalId required by the role's trust policy. */
+    externalId: text('external_id').notNull(),
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('aws_accounts_account_id_key').on(t.accountId),
+    uniqueIndex('aws_accounts_name_key').on(t.name),
+    check('aws_accounts_account_id_check', sql`${t.accountId} ~ '^[0-9]{12}$'`),
+    check('aws_accounts_partition_check', sql`${t.partition} in ('aws', 'aws-cn', 'aws-us-gov')`),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// Pipelines and their immutable versions.
+// ---------------------------------------------------------------------------
+
+export const pipelines = pgTable(
+  'pipelines',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('pipelines_name_key').on(t.name)],
+);
+
+/**
+ * One immutable version of a pipeline: selector + config document + its content hash.
+ * A database trigger refuses any change to selector, config, hash or number once written;
+ * only the publication columns may change.
+ */
+export const pipelineVersions = pgTable(
+  'pipeline_versions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    pipelineId: uuid('pipeline_id')
+      .notNull()
+      .references(() => pipelines.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    /** Which agents the version applies to: all matchers must hold on the agent's labels. */
+    selector: jsonb('selector').$type<LabelMatcher[]>().notNull().default([]),
+    /** The pipeline config document (model of @fleet/pipeline). */
+    config: jsonb('config').$type<unknown>().notNull(),
+    /** sha256 of the canonical JSON of selector + config. */
+    contentHash: text('content_hash').notNull(),
+    authorId: text('author_id').references(() => users.id, { onDelete: 'set null' }),
+    note: text('note').notNull().default(''),
+    published: boolean('published').notNull().default(false),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    publishedBy: text('published_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('pipeline_versions_pipeline_version_key').on(t.pipelineId, t.version),
+    index('pipeline_versions_published_idx').on(t.pipelineId, t.published),
+    check('pipeline_versions_version_check', sql`${t.version} > 0`),
+    check('pipeline_versions_hash_check', sql`${t.contentHash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
+// ---------------------------------------------------------------------------
+// IAM policy templates (versioned; built-ins cannot be deleted).
+// ---------------------------------------------------------------------------
+
+export const iamPolicyTemplates = pgTable(
+  'iam_policy_templates',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Stable key, e.g. `permissions.amp` or `trust.irsa`. */
+    key: text('key').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['permissions', 'trust'] }).notNull(),
+    builtin: boolean('builtin').notNull().default(false),
+    currentVersion: integer('current_version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('iam_policy_templates_key_key').on(t.key),
+    check('iam_policy_templates_kind_check', sql`${t.kind} in ('permissions', 'trust')`),
+  ],
+);
+
+export const iamPolicyTemplateVersions = pgTable(
+  'iam_policy_template_versions',
+  {
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => iamPolicyTemplates.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    /** Template text with `{{placeholder}}` slots; renders to an IAM JSON document. */
+    body: text('body').notNull(),
+    authorId: text('author_id').references(() => users.id, { onDelete: 'set null' }),
+    note: text('note').notNull().default(''),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
+);
+
+// ---------------------------------------------------------------------------
+// Enrollment tokens and agents.
+// ---------------------------------------------------------------------------
+
+/** Optional AWS identity binding of an enrollment token. */
+export interface AwsIdentityBinding {
+  accountIds: string[];
+  roleArnGlobs: string[];
+}
+
+export const enrollmentTokens = pgTable(
+  'enrollment_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    /** sha256 (hex) of the token secret; the secret itself is shown once and never stored. */
+    tokenHash: text('token_hash').notNull(),
+    /** First characters of the token, so operators can tell tokens apart. */
+    tokenPrefix: text('token_prefix').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    maxUses: integer('max_uses'),
+    useCount: integer('use_count').notNull().default(0),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    platform: text('platform', { enum: TOKEN_PLATFORMS }).notNull().default('any'),
+    awsBinding: jsonb('aws_binding').$type<AwsIdentityBinding | null>(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('enrollment_tokens_token_hash_key').on(t.tokenHash),
+    check('enrollment_tokens_platform_check', sql`${t.platform} in ('ec2', 'eks', 'any')`),
+    check('enrollment_tokens_max_uses_check', sql`${t.maxUses} is null or ${t.maxUses} > 0`),
+    check(
+      'enrollment_tokens_use_count_check',
+      sql`${t.useCount} >= 0 and (${t.maxUses} is null or ${t.useCount} <= ${t.maxUses})`,
+    ),
+  ],
+);
+
+/** What an agent says about itself at enrollment and in `hello`. */
+export interface AgentDescription {
+  hostname?: string;
+  version?: string;
+  instanceId?: string;
+  region?: string;
+  cluster?: string;
+  namespace?: string;
+  pod?: string;
+  [key: string]: unknown;
+}
+
+export const agents = pgTable(
+  'agents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    /** sha256 (hex) of the agent secret. */
+    secretHash: text('secret_hash').notNull(),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    platform: text('platform', { enum: AGENT_PLATFORMS }).notNull().default('generic'),
+    description: jsonb('description').$type<AgentDescription>().notNull().default({}),
+    /** Proven AWS identity (role ARN) when the token required one. */
+    awsIdentityArn: text('aws_identity_arn'),
+    enrollmentTokenId: uuid('enrollment_token_id').references(() => enrollmentTokens.id, {
+      onDelete: 'set null',
+    }),
+    enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    connected: boolean('connected').notNull().default(false),
+    offlineSince: timestamp('offline_since', { withTimezone: true }),
+    desiredConfigHash: text('desired_config_hash'),
+    appliedConfigHash: text('applied_config_hash'),
+    configStatus: text('config_status', { enum: CONFIG_STATUSES }).notNull().default('none'),
+    configError: text('config_error'),
+    configStatusAt: timestamp('config_status_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('agents_secret_hash_key').on(t.secretHash),
+    index('agents_last_seen_idx').on(t.lastSeenAt),
+    check('agents_platform_check', sql`${t.platform} in ('ec2', 'eks', 'generic')`),
+    check(
+      'agents_config_status_check',
+      sql`${t.configStatus} in ('none', 'pending', 'applying', 'applied', 'failed')`,
+    ),
+  ],
+);
+
+/**
+ * Time-stamped counters an agent reported in a heartbeat. Counters are cumulative as the
+ * agent reports them (they reset when the agent restarts); rates are derived on read.
+ */
+export const agentStats = pgTable(
+  'agent_stats',
+  {
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    samplesScraped: bigint('samples_scraped', { mode: 'number' }).notNull().default(0),
+    samplesSent: bigint('samples_sent', { mode: 'number' }).notNull().default(0),
+    samplesDropped: bigint('samples_dropped', { mode: 'number' }).notNull().default(0),
+    droppedByReason: jsonb('dropped_by_reason').$type<Record<string, number>>().notNull().default({}),
+    pendingSamples: bigint('pending_samples', { mode: 'number' }).notNull().default(0),
+    walBytes: bigint('wal_bytes', { mode: 'number' }).notNull().default(0),
+    /** Further gauges and counters (per destination, per target), as reported. */
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.at] }), index('agent_stats_at_idx').on(t.at)],
+);
+
+// ---------------------------------------------------------------------------
+// Audit log: who changed what, when, with before/after.
+// ---------------------------------------------------------------------------
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    actorType: text('actor_type', { enum: ['user', 'agent', 'system'] }).notNull(),
+    actorId: text('actor_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id'),
+    before: jsonb('before'),
+    after: jsonb('after'),
+    sourceIp: text('source_ip'),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_target_idx').on(t.targetType, t.targetId),
+    check('audit_log_actor_type_check', sql`${t.actorType} in ('user', 'agent', 'system')`),
+  ],
+);
