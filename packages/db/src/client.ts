@@ -120,19 +120,22 @@ async function openPostgres(rawUrl: string, poolSize: number): Promise<DatabaseH
       await pool.query('select 1');
     },
     async migrate() {
-      const before = await countApplied(db);
+      // One connection holds the lock and runs the migrations, so a replica that waited for
+      // the lock sees the schema its peer finished and applies nothing.
       const client = await pool.connect();
       try {
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
         try {
-          await migratePg(drizzlePg({ client }), { migrationsFolder });
+          const locked = drizzlePg({ client });
+          const before = await countApplied(locked as unknown as Db);
+          await migratePg(locked, { migrationsFolder });
+          return { applied: (await countApplied(locked as unknown as Db)) - before };
         } finally {
           await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
         }
       } finally {
         client.release();
       }
-      return { applied: Math.max(0, (await countApplied(db)) - before) };
     },
     migrationStatus: () => migrationStatus(db),
     async close() {
