@@ -11,7 +11,7 @@ rmSync(results, { recursive: true, force: true });
 mkdirSync(results, { recursive: true });
 
 await ensureDependencies();
-await must(turbo, ['run', 'build', 'typecheck', 'lint', '--output-logs=errors-only'], 'Build, type-check and lint');
+await must(turbo, ['run', 'build', 'typecheck', 'lint', 'check:root', '--output-logs=errors-only'], 'Build, type-check and lint');
 
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const totals = { passed: 0, failed: 0, skipped: 0 };
