@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace packages export their TypeScript source under the `@fleet/source` condition, so
 // tests run against src/ without a build; everything else resolves as Node would.
-const conditions = ['@fleet/source', 'module', 'node', 'development|production'];
+const conditions = ['@fleet/source', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions },

@@ -1,0 +1,91 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import type { FileSdConfig } from '@fleet/pipeline';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Discoverer, TargetGroup } from './discovery.js';
+
+const fileSchema = z.array(
+  z
+    .object({
+      targets: z.array(z.string()).default([]),
+      labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'not a valid label name'), z.string()).nullish(),
+    })
+    .strict(),
+);
+
+/** Expands a `files` pattern (`*` and `?` in the last path element, as Prometheus allows). */
+async function expand(pattern: string): Promise<string[]> {
+  const dir = path.dirname(pattern);
+  const base = path.basename(pattern);
+  if (!/[*?[]/.test(base)) return [pattern];
+  const re = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.filter((n) => re.test(n)).sort().map((n) => path.join(dir, n));
+}
+
+/**
+ * `file_sd_configs`: reads JSON or YAML target files (`[{targets: [...], labels: {...}}]`), re-reads
+ * them when they change (filesystem watch on their directories) and every `refresh_interval`.
+ * Each target gets `__meta_filepath`. A file that fails to parse keeps its previous targets.
+ */
+export class FileDiscoverer implements Discoverer {
+  private timer: NodeJS.Timeout | null = null;
+  private watchers: FSWatcher[] = [];
+  private readonly lastGood = new Map<string, TargetGroup[]>();
+  private stopped = false;
+  private debounce: NodeJS.Timeout | null = null;
+
+  constructor(private readonly config: FileSdConfig) {}
+
+  start(onUpdate: (groups: TargetGroup[]) => void, onError: (message: string) => void): void {
+    const refresh = async () => {
+      if (this.stopped) return;
+      const files = (await Promise.all(this.config.files.map(expand))).flat();
+      const seen = new Set(files);
+      for (const f of files) {
+        try {
+          const text = await readFile(f, 'utf8');
+          const raw: unknown = f.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+          const parsed = fileSchema.safeParse(raw ?? []);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0]!;
+            throw new Error(`${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
+          }
+          this.lastGood.set(
+            f,
+            parsed.data.map((g, i) => ({ source: `${f}:${i}`, targets: g.targets, labels: { ...(g.labels ?? {}), __meta_filepath: f } })),
+          );
+        } catch (err) {
+          onError(`file_sd ${f}: ${(err as { code?: string }).code === 'ENOENT' ? 'file not found' : (err as Error).message}`);
+        }
+      }
+      for (const f of [...this.lastGood.keys()]) if (!seen.has(f)) this.lastGood.delete(f);
+      if (!this.stopped) onUpdate([...this.lastGood.values()].flat());
+    };
+    const schedule = () => {
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void refresh(), 100);
+    };
+    for (const dir of new Set(this.config.files.map((f) => path.dirname(f)))) {
+      try {
+        const w = watch(dir, schedule);
+        w.on('error', () => undefined);
+        this.watchers.push(w);
+      } catch {
+        // Directory missing: the periodic refresh still picks files up once it exists.
+      }
+    }
+    this.timer = setInterval(() => void refresh(), this.config.refreshIntervalMs);
+    void refresh();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}

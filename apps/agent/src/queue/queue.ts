@@ -1,0 +1,333 @@
+import { compileRelabelConfigs, relabel, sortLabels, type CompiledRelabel, type Label, type RemoteWriteConfig } from '@fleet/pipeline';
+import type { ClassifiedError } from '@fleet/aws';
+import { encodeLabels, encodeWriteRequest, type SampleBatch } from '../remote-write/encode.js';
+import type { DropReason, WriteClient } from '../remote-write/client.js';
+import { isStaleNaNAt } from '../series/stale.js';
+import type { AgentMetrics } from '../telemetry/metrics.js';
+import type { PendingRecord, WriteAheadLog } from '../wal/wal.js';
+
+/** One queued sample; `record` is its WAL record, acknowledged when the sample is settled. */
+interface QueuedSample {
+  labels: Uint8Array;
+  ts: number;
+  value: number;
+  stale: boolean;
+  record: PendingRecord;
+}
+
+/** The last failure of a destination, for heartbeats, `doctor` and the dashboard. */
+export interface DestinationError extends ClassifiedError {
+  at: Date;
+  status: number | null;
+}
+
+/** What a queue needs besides its config. */
+export interface QueueDeps {
+  wal: WriteAheadLog;
+  client: WriteClient;
+  metrics: AgentMetrics;
+  externalLabels: Record<string, string>;
+  log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  random?: () => number;
+}
+
+const READ_BATCH = 10_000;
+
+/**
+ * The send side of one destination: reads its WAL in order, applies external labels and
+ * `write_relabel_configs` once per series, spreads samples over shards by series (so each
+ * series stays in order), batches by `max_samples_per_send` / `batch_send_deadline`, and sends
+ * with retries. Every sample ends as sent or dropped-with-a-reason; only then is it
+ * acknowledged to the WAL.
+ */
+export class RemoteWriteQueue {
+  private readonly seriesBytes = new Map<number, Uint8Array | null>();
+  private readonly relabelRules: CompiledRelabel[];
+  private readonly shards: Shard[];
+  private stopping = false;
+  private readLoop: Promise<void> | null = null;
+  lastError: DestinationError | null = null;
+  lastSuccessAt: Date | null = null;
+
+  constructor(
+    readonly config: RemoteWriteConfig,
+    private readonly deps: QueueDeps,
+  ) {
+    this.relabelRules = compileRelabelConfigs(config.writeRelabelConfigs);
+    const n = Math.max(1, config.queueConfig.minShards);
+    this.shards = Array.from({ length: n }, () => new Shard(this));
+    deps.metrics.shards.set({ remote_name: config.name }, n);
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Starts reading the WAL and sending. */
+  start(): void {
+    this.readLoop ??= this.run().catch((err: unknown) => {
+      this.deps.log('error', 'remote-write queue stopped on an internal error', { remote_name: this.name, err: String(err) });
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { wal } = this.deps;
+    while (!this.stopping) {
+      const batch = await wal.read(READ_BATCH);
+      for (const s of batch.series) this.addSeries(s.ref, s.labels);
+      for (const r of batch.records) {
+        const view = r.view;
+        for (let i = 0; i < r.count; i++) {
+          const at = 4 + i * 20;
+          const ref = view.getUint32(at, true);
+          const ts = view.getFloat64(at + 4, true);
+          const stale = isStaleNaNAt(view, at + 12);
+          const value = stale ? NaN : view.getFloat64(at + 12, true);
+          const labels = this.seriesBytes.get(ref);
+          if (!labels) {
+            this.drop(labels === null ? 'write_relabel' : 'invalid_labels', [r.pending]);
+            continue;
+          }
+          const shard = this.shards[ref % this.shards.length]!;
+          if (shard.full) await shard.space();
+          shard.push({ labels, ts, value, stale, record: r.pending });
+        }
+      }
+      this.refreshGauges();
+      if (batch.samples === 0 && batch.series.length === 0 && !this.stopping) await wal.waitForData();
+    }
+  }
+
+  private addSeries(ref: number, labels: readonly Label[]): void {
+    let out: Label[] | null = [...labels];
+    const present = new Set(labels.map((l) => l.name));
+    for (const [name, value] of Object.entries(this.deps.externalLabels)) if (!present.has(name) && value !== '') out.push({ name, value });
+    out = this.relabelRules.length ? relabel(out, this.relabelRules) : sortLabels(out).filter((l) => l.value !== '');
+    this.seriesBytes.set(ref, out && out.length ? encodeLabels(out) : null);
+  }
+
+  /** Counts samples as dropped and acknowledges them. */
+  drop(reason: DropReason, records: PendingRecord[]): void {
+    this.deps.metrics.samplesDropped.inc({ remote_name: this.name, reason }, records.length);
+    for (const r of records) this.deps.wal.ack(r, 1);
+    this.deps.wal.settle();
+  }
+
+  /** Acknowledges delivered samples. */
+  delivered(samples: QueuedSample[]): void {
+    let newest = 0;
+    for (const s of samples) {
+      this.deps.wal.ack(s.record, 1);
+      if (s.ts > newest) newest = s.ts;
+    }
+    this.deps.wal.settle();
+    this.deps.metrics.samplesSent.inc({ remote_name: this.name }, samples.length);
+    const gauge = this.deps.metrics.highestSent;
+    if (newest / 1000 > (this.highestSent ?? 0)) {
+      this.highestSent = newest / 1000;
+      gauge.set({ remote_name: this.name }, this.highestSent);
+    }
+    this.lastSuccessAt = new Date();
+  }
+
+  private highestSent: number | undefined;
+
+  /** Records a failed attempt (metrics + last error) and logs it. */
+  failed(error: ClassifiedError, status: number | null, samples: number, retrying: boolean): void {
+    this.lastError = { ...error, status, at: new Date() };
+    this.deps.metrics.failedSends.inc({ remote_name: this.name, class: error.class });
+    if (retrying) this.deps.metrics.samplesRetried.inc({ remote_name: this.name }, samples);
+    this.deps.log(retrying ? 'warn' : 'error', retrying ? 'send failed; will retry' : 'send failed; samples dropped', {
+      remote_name: this.name,
+      status,
+      class: error.class,
+      code: error.code,
+      error: error.message,
+      samples,
+    });
+  }
+
+  /** Records the duration of one send attempt. */
+  observeSend(seconds: number): void {
+    this.deps.metrics.sendDuration.observe({ remote_name: this.name }, seconds);
+  }
+
+  get queueConfig() {
+    return this.config.queueConfig;
+  }
+
+  get client(): WriteClient {
+    return this.deps.client;
+  }
+
+  get random(): () => number {
+    return this.deps.random ?? Math.random;
+  }
+
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
+  private refreshGauges(): void {
+    this.deps.metrics.samplesPending.set({ remote_name: this.name }, this.deps.wal.pendingSamples);
+    this.deps.metrics.walBytes.set({ remote_name: this.name }, this.deps.wal.sizeBytes);
+  }
+
+  /** Samples buffered in shards (read from the WAL, not yet settled). */
+  get buffered(): number {
+    return this.shards.reduce((n, s) => n + s.length, 0);
+  }
+
+  /**
+   * Stops reading, gives in-flight sends up to `graceMs` to finish, and closes the WAL (what
+   * was not delivered stays in it for the next start).
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopping = true;
+    for (const s of this.shards) s.stop();
+    await Promise.race([Promise.all(this.shards.map((s) => s.idle())), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await this.deps.wal.close();
+    await this.readLoop;
+  }
+}
+
+/** One sender: a FIFO of samples and at most one request in flight. */
+class Shard {
+  private queue: QueuedSample[] = [];
+  private head = 0;
+  private sending: Promise<void> | null = null;
+  private deadline: NodeJS.Timeout | null = null;
+  private spaceWaiters: Array<() => void> = [];
+  private backoffTimer: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
+
+  constructor(private readonly q: RemoteWriteQueue) {}
+
+  get length(): number {
+    return this.queue.length - this.head;
+  }
+
+  get full(): boolean {
+    return this.length >= this.q.queueConfig.capacity;
+  }
+
+  space(): Promise<void> {
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  push(sample: QueuedSample): void {
+    this.queue.push(sample);
+    if (this.length >= this.q.queueConfig.maxSamplesPerSend) this.kick();
+    else this.deadline ??= setTimeout(() => {
+      this.deadline = null;
+      this.kick();
+    }, this.q.queueConfig.batchSendDeadlineMs);
+  }
+
+  private kick(): void {
+    if (this.sending || this.length === 0) return;
+    if (this.deadline) {
+      clearTimeout(this.deadline);
+      this.deadline = null;
+    }
+    this.sending = this.drain().finally(() => {
+      this.sending = null;
+      if (this.length >= this.q.queueConfig.maxSamplesPerSend && !this.q.stopped) this.kick();
+      else if (this.length > 0 && !this.q.stopped) {
+        this.deadline ??= setTimeout(() => {
+          this.deadline = null;
+          this.kick();
+        }, this.q.queueConfig.batchSendDeadlineMs);
+      }
+    });
+  }
+
+  private take(max: number): QueuedSample[] {
+    const end = Math.min(this.queue.length, this.head + max);
+    const out = this.queue.slice(this.head, end);
+    this.head = end;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of waiters) w();
+    return out;
+  }
+
+  private async drain(): Promise<void> {
+    const cfg = this.q.queueConfig;
+    let batch = this.take(cfg.maxSamplesPerSend);
+    if (cfg.sampleAgeLimitMs > 0) {
+      const oldest = Date.now() - cfg.sampleAgeLimitMs;
+      const old = batch.filter((s) => s.ts < oldest);
+      if (old.length) {
+        this.q.drop('too_old', old.map((s) => s.record));
+        batch = batch.filter((s) => s.ts >= oldest);
+      }
+    }
+    if (!batch.length) return;
+    const request = encodeWriteRequest(toColumns(batch));
+    let attempt = 0;
+    for (;;) {
+      const started = performance.now();
+      const outcome = await this.q.client.send(request);
+      this.q.observeSend((performance.now() - started) / 1000);
+      if (outcome.ok) {
+        this.q.delivered(batch);
+        return;
+      }
+      if (!outcome.retryable) {
+        this.q.failed(outcome.error, outcome.status, batch.length, false);
+        this.q.drop(outcome.dropReason ?? 'http_4xx', batch.map((s) => s.record));
+        return;
+      }
+      this.q.failed(outcome.error, outcome.status, batch.length, true);
+      if (this.q.stopped) return; // stays in the WAL: sent again after the restart
+      const backoff = Math.min(cfg.maxBackoffMs, cfg.minBackoffMs * 2 ** attempt);
+      const jittered = backoff / 2 + this.q.random() * (backoff / 2);
+      attempt++;
+      await this.sleep(outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, 5 * 60_000) : jittered);
+      if (this.q.stopped) return;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.backoffTimer = null;
+        resolve();
+      }, ms);
+      this.backoffTimer = { timer, resolve };
+    });
+  }
+
+  stop(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer.timer);
+      this.backoffTimer.resolve();
+      this.backoffTimer = null;
+    }
+    for (const w of this.spaceWaiters) w();
+    this.spaceWaiters = [];
+  }
+
+  idle(): Promise<void> {
+    return this.sending ?? Promise.resolve();
+  }
+}
+
+function toColumns(samples: QueuedSample[]): SampleBatch {
+  const n = samples.length;
+  const batch: SampleBatch = { count: n, labels: new Array<Uint8Array>(n), timestamps: new Float64Array(n), values: new Float64Array(n), stale: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const s = samples[i]!;
+    batch.labels[i] = s.labels;
+    batch.timestamps[i] = s.ts;
+    batch.values[i] = s.value;
+    batch.stale[i] = s.stale ? 1 : 0;
+  }
+  return batch;
+}

@@ -1,0 +1,17 @@
+/**
+ * @fleet/aws — signing requests with SigV4 (`@smithy/signature-v4`, Node crypto), the
+ * credential chain with refresh and AssumeRole+ExternalId chaining, clock-skew correction
+ * from response `Date` headers, and classification of AWS error responses.
+ */
+export { ClockOffset, CLOCK_CORRECTION_THRESHOLD_MS } from './clock.js';
+export {
+  ManagedCredentials,
+  callerIdentity,
+  describeCredentialSource,
+  REFRESH_BEFORE_EXPIRY_MS,
+  type CredentialSettings,
+  type CredentialStatus,
+} from './credentials.js';
+export { createRequestSigner, type RequestSigner, type RequestToSign } from './sign.js';
+export { classifyResponse, classifyNetworkError, type AwsErrorClass, type ClassifiedError } from './errors.js';
+export { remedyFor, ampWorkspaceArn, type RemedyContext } from './remedies.js';

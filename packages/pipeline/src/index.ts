@@ -1,0 +1,8 @@
+/**
+ * @fleet/pipeline — the pipeline config model shared by the control plane and the agent:
+ * Prometheus / Grafana Agent static-mode configuration (zod), validation with path-named
+ * errors, defaults, and relabelling.
+ */
+export * from './labels.js';
+export * from './config/index.js';
+export * from './relabel/index.js';
