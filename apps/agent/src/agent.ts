@@ -188,13 +188,15 @@ export class Agent {
   /** Sets the live gauges (called whenever /metrics is collected). */
   private refreshGauges(): void {
     const now = Date.now();
+    this.metrics.credentialInfo.reset();
     for (const d of this.destinations.values()) {
       const labels = { remote_name: d.config.name };
       this.metrics.samplesPending.set(labels, d.wal.pendingSamples);
       this.metrics.walBytes.set(labels, d.wal.sizeBytes);
       if (d.clock) this.metrics.clockOffset.set(labels, d.clock.offsetMs / 1000);
-      const exp = d.credentials?.status().expiration;
-      if (exp) this.metrics.credentialExpiry.set(labels, (exp.getTime() - now) / 1000);
+      const creds = d.credentials?.status();
+      if (creds?.expiration) this.metrics.credentialExpiry.set(labels, (creds.expiration.getTime() - now) / 1000);
+      if (creds?.source) this.metrics.credentialInfo.set({ ...labels, source: creds.source, caller_arn: creds.callerArn ?? '' }, 1);
     }
   }
 

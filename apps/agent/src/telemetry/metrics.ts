@@ -18,6 +18,7 @@ export class AgentMetrics {
   readonly highestSent = new Gauge({ name: 'fleet_agent_remote_highest_sent_timestamp_seconds', help: 'Newest sample timestamp the destination accepted.', labelNames: ['remote_name'], registers: [this.registry] });
   readonly walBytes = new Gauge({ name: 'fleet_agent_wal_bytes', help: 'Size of the destination WAL on disk.', labelNames: ['remote_name'], registers: [this.registry], collect: () => this.refresh() });
   readonly credentialExpiry = new Gauge({ name: 'fleet_agent_aws_credentials_expiry_seconds', help: 'Seconds until the destination credentials expire (absent for long-term keys).', labelNames: ['remote_name'], registers: [this.registry], collect: () => this.refresh() });
+  readonly credentialInfo = new Gauge({ name: 'fleet_agent_aws_credentials_info', help: 'Where the destination credentials come from and whom they belong to (value 1).', labelNames: ['remote_name', 'source', 'caller_arn'], registers: [this.registry], collect: () => this.refresh() });
   readonly clockOffset = new Gauge({ name: 'fleet_agent_aws_clock_offset_seconds', help: 'AWS server time minus local time, from response Date headers.', labelNames: ['remote_name'], registers: [this.registry], collect: () => this.refresh() });
 
   readonly targetUp = new Gauge({ name: 'fleet_agent_target_up', help: '1 when the last scrape of a target succeeded.', labelNames: ['job', 'instance'], registers: [this.registry] });
