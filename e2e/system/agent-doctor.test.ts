@@ -83,9 +83,9 @@ describe('fleet-agent doctor', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function config(options: { url?: string; sigv4?: string | null; extra?: string } = {}): Promise<string> {
+  async function config(options: { url?: string; region?: string; sigv4?: string | null; extra?: string } = {}): Promise<string> {
     const file = path.join(dir, 'agent.yml');
-    const sigv4 = options.sigv4 === null ? '' : `\n    sigv4: { region: us-east-1${options.sigv4 ?? ''} }`;
+    const sigv4 = options.sigv4 === null ? '' : `\n    sigv4: { region: ${options.region ?? 'us-east-1'}${options.sigv4 ?? ''} }`;
     await writeFile(
       file,
       `global:
@@ -243,7 +243,7 @@ remote_write:
     });
 
     it('region mismatch: signed for us-west-2, the workspace is in us-east-1', async () => {
-      const run = await doctor(await config({ sigv4: '' }).then((f) => readFile(f, 'utf8').then((t) => writeFile(f, t.replace('region: us-east-1', 'region: us-west-2')).then(() => f))), await ec2());
+      const run = await doctor(await config({ region: 'us-west-2' }), await ec2());
       expectReport(
         run,
         1,

@@ -28,7 +28,7 @@ export async function loadAgentConfigFile(path: string): Promise<AgentConfig> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'error';
-    throw new PipelineConfigError([{ path: '', message: `cannot read the file (${code})` }], path);
+    throw new PipelineConfigError([{ path: '', message: code === 'ENOENT' ? 'no such file' : `cannot read the file (${code})` }], path, 'cannot read the configuration');
   }
   return parseAgentConfigYaml(text, path);
 }

@@ -481,8 +481,9 @@ export class PipelineConfigError extends Error {
   constructor(
     readonly issues: ConfigIssue[],
     source?: string,
+    headline = 'invalid configuration',
   ) {
-    super(`${source ? `${source}: ` : ''}invalid configuration:\n${issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`);
+    super(`${source ? `${source}: ` : ''}${headline}:\n${issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`);
   }
 }
 
