@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { callerIdentity, classifyNetworkError, ClockOffset, createRequestSigner, ManagedCredentials, remedyFor, type ClassifiedError } from '@fleet/aws';
+import { callerIdentity, classifyNetworkError, classifyResponse, ClockOffset, createRequestSigner, ManagedCredentials, remedyFor, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
 import { loadAgentConfigFile, PipelineConfigError, sortLabels, type RemoteWriteConfig } from '@fleet/pipeline';
 import { encodeLabels, encodeWriteRequest } from '../remote-write/encode.js';
 import { RemoteWriteClient } from '../remote-write/client.js';
@@ -26,37 +26,122 @@ export function credentialProvidersTried(env: NodeJS.ProcessEnv = process.env): 
   ];
 }
 
+const DEFAULT_CHAIN = 'AWS SDK default chain';
+
+/**
+ * Names the provider of the SDK's default chain that produced the credentials. The SDK marks the
+ * credentials of most providers (`$source`) but not those of IMDS nor of the legacy ECS container
+ * provider, which `describeCredentialSource` then reports as the bare "AWS SDK default chain". Every
+ * provider before them in the chain marks its credentials, so unmarked ones come from the container
+ * endpoint when one is configured, else from IMDS.
+ */
+function nameCredentialSource(source: string | null, env: NodeJS.ProcessEnv = process.env): string {
+  const unmarked = env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ? 'container credentials (EKS Pod Identity / ECS)' : 'EC2 instance metadata (IMDSv2)';
+  return (source ?? DEFAULT_CHAIN).replace(DEFAULT_CHAIN, unmarked);
+}
+
+/**
+ * Classifies a failed AWS SDK call (a credential provider, STS AssumeRole/GetCallerIdentity):
+ * network failures as such, AWS error responses by HTTP status and error code (the SDK throws
+ * them as exceptions named after the code, e.g. `AccessDenied`), anything else as `unknown`.
+ */
+function classifySdkError(err: unknown): ClassifiedError {
+  const network = classifyNetworkError(err);
+  if (network.class !== 'unknown') return network;
+  const e = err as { name?: unknown; Code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
+  const status = e?.$metadata?.httpStatusCode;
+  if (typeof status !== 'number' || status < 400) return network;
+  const code = typeof e?.Code === 'string' ? e.Code : String(e?.name ?? '');
+  const classified = classifyResponse(status, { 'x-amzn-errortype': code }, JSON.stringify({ message: String(e?.message ?? '') }));
+  // STS refusing an IRSA web identity token is a credentials problem, not a bad request.
+  if (/^(InvalidIdentityToken|IDPRejectedClaim|IDPCommunicationError)/.test(code)) return { ...classified, class: 'invalid_token' };
+  return classified;
+}
+
+/** `arn:aws:iam::ACCOUNT:role/NAME` of an assumed-role session ARN; other ARNs unchanged. */
+function principalOf(arn: string | undefined): string | undefined {
+  const m = /^arn:(aws[\w-]*):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(arn ?? '');
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : arn;
+}
+
+const NETWORK_CLASSES: ReadonlySet<AwsErrorClass> = new Set(['dns', 'connect', 'tls', 'timeout']);
+const HTTP_CLASSES: ReadonlySet<AwsErrorClass> = new Set([...NETWORK_CLASSES, 'throttled', 'server_error', 'bad_request', 'not_found']);
+
+/** The remedy for a failure to get credentials or the caller identity: the chain or STS failed, not the destination. */
+function credentialRemedy(error: ClassifiedError, rw: RemoteWriteConfig, sigv4: NonNullable<RemoteWriteConfig['sigv4']>): string {
+  if (error.class === 'access_denied' && error.action === 'sts:AssumeRole' && sigv4.roleArn) {
+    const caller = principalOf(/^User: (\S+)/.exec(error.message)?.[1]) ?? "the base credentials' principal";
+    const condition = sigv4.externalId ? ' under the condition that "sts:ExternalId" equals sigv4.external_id (check that they match)' : '';
+    return `${caller} may not assume ${sigv4.roleArn}: the role's trust policy must allow "sts:AssumeRole" to ${caller}${condition}, and ${caller} needs {"Effect":"Allow","Action":"sts:AssumeRole","Resource":"${sigv4.roleArn}"}.`;
+  }
+  if (error.class === 'access_denied' && /AssumeRoleWithWebIdentity/.test(error.message)) {
+    return `The role ${process.env.AWS_ROLE_ARN ?? 'in AWS_ROLE_ARN'} does not trust this web identity: its trust policy must allow "sts:AssumeRoleWithWebIdentity" to the cluster's OIDC provider with conditions matching the service account (<provider>:sub = system:serviceaccount:<namespace>:<name>, <provider>:aud = sts.amazonaws.com).`;
+  }
+  if (error.class === 'invalid_token' && /IdentityToken|^IDP/.test(error.code ?? '')) {
+    return `STS rejected the web identity token in ${process.env.AWS_WEB_IDENTITY_TOKEN_FILE ?? 'AWS_WEB_IDENTITY_TOKEN_FILE'}: check that the cluster's OIDC provider is registered in IAM and that the projected service account token (audience sts.amazonaws.com) is current.`;
+  }
+  if (NETWORK_CLASSES.has(error.class)) {
+    return `Could not reach the credential source or STS: check access to STS (${process.env.AWS_ENDPOINT_URL_STS ?? `sts.${sigv4.region}.amazonaws.com`} or its VPC endpoint), to IMDS (169.254.169.254; hop limit ≥ 2 in containers) or to the Pod Identity agent, and any HTTPS proxy.`;
+  }
+  return remedyFor(error, { url: rw.url, service: sigv4.service, region: sigv4.region, roleArn: sigv4.roleArn });
+}
+
+/** The remedy for a failed test write, or undefined when there is nothing specific to say. */
+function writeRemedy(error: ClassifiedError, rw: RemoteWriteConfig, status: number | null, callerArn: string | null): string | undefined {
+  if (status === 401 || (status === 403 && !rw.sigv4)) {
+    return `The endpoint refused the request's authentication (HTTP ${status}): check basic_auth / authorization in the remote_write block${rw.sigv4 ? '' : ', or add a sigv4 block if it is an AWS endpoint'}.`;
+  }
+  if (rw.sigv4) return remedyFor(error, { url: rw.url, service: rw.sigv4.service, region: rw.sigv4.region, callerArn, roleArn: rw.sigv4.roleArn });
+  // Without SigV4 only the remedies that are not about AWS signing apply.
+  return HTTP_CLASSES.has(error.class) ? remedyFor(error, { url: rw.url, service: '', region: '' }) : undefined;
+}
+
 /** Checks one destination: credentials, identity, clock, and a one-sample signed write. */
 export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Record<string, string>): Promise<DestinationCheck> {
   const lines: string[] = [];
   let ok = true;
-  const fail = (error: ClassifiedError, ctx: { callerArn?: string | null }) => {
+  const fail = (error: ClassifiedError, fix: string | undefined) => {
     ok = false;
     lines.push(`  ✗ ${error.class}${error.code ? ` (${error.code})` : ''}: ${error.message}`);
-    if (rw.sigv4) lines.push(`    fix: ${remedyFor(error, { url: rw.url, service: rw.sigv4.service, region: rw.sigv4.region, callerArn: ctx.callerArn, roleArn: rw.sigv4.roleArn })}`);
+    if (fix) lines.push(`    fix: ${fix}`);
   };
   let credentials: ManagedCredentials | undefined;
   let clock: ClockOffset | undefined;
   let callerArn: string | null = null;
   if (rw.sigv4) {
-    lines.push(`  signing: SigV4 service ${rw.sigv4.service}, region ${rw.sigv4.region}${rw.sigv4.roleArn ? `, assume ${rw.sigv4.roleArn}${rw.sigv4.externalId ? ' with ExternalId' : ''}` : ''}`);
-    if (rw.sigv4.accessKey) lines.push('  ! static access keys in the config: prefer the instance role, IRSA or Pod Identity');
-    credentials = new ManagedCredentials({ ...rw.sigv4, accessKey: rw.sigv4.accessKey, sessionName: `fleet-agent-doctor-${os.hostname()}`.slice(0, 64) }, { resolveCallerIdentity: false });
+    const sigv4 = rw.sigv4;
+    lines.push(`  signing: SigV4 service ${sigv4.service}, region ${sigv4.region}${sigv4.roleArn ? `, assume ${sigv4.roleArn}${sigv4.externalId ? ' with ExternalId' : ''}` : ''}`);
+    if (sigv4.accessKey) lines.push('  ! static access keys in the config: prefer the instance role, IRSA or Pod Identity');
+    const settings = { ...sigv4, accessKey: sigv4.accessKey, sessionName: `fleet-agent-doctor-${os.hostname()}`.slice(0, 64) };
+    credentials = new ManagedCredentials(settings, { resolveCallerIdentity: false });
     try {
       const creds = await credentials.refresh();
       const st = credentials.status();
-      lines.push(`  ✓ credentials: ${st.source}${creds.expiration ? `, expire ${creds.expiration.toISOString()}` : ''}`);
+      lines.push(`  ✓ credentials: ${nameCredentialSource(st.source)}${creds.expiration ? `, expire ${creds.expiration.toISOString()}` : ''}`);
       try {
-        const id = await callerIdentity(rw.sigv4.region, creds);
+        const id = await callerIdentity(sigv4.region, creds);
         callerArn = id.arn;
         lines.push(`  ✓ identity: ${id.arn}`);
       } catch (err) {
-        fail(classifyNetworkError(err).class === 'unknown' ? { ...classifyNetworkError(err), class: 'invalid_token' } : classifyNetworkError(err), {});
+        const classified = classifySdkError(err);
+        const error: ClassifiedError = classified.class === 'unknown' ? { ...classified, class: 'invalid_token' } : classified;
+        fail(error, credentialRemedy(error, rw, sigv4));
       }
     } catch (err) {
-      const error = classifyNetworkError(err);
-      fail({ ...error, class: error.class === 'unknown' ? 'no_credentials' : error.class }, {});
-      lines.push('    tried:', ...credentialProvidersTried().map((p) => `      - ${p}`));
+      const classified = classifySdkError(err);
+      const error: ClassifiedError = classified.class === 'unknown' ? { ...classified, class: 'no_credentials' } : classified;
+      if (sigv4.roleArn && error.class !== 'no_credentials') {
+        // The role could not be assumed: say which base credentials were used to try.
+        const base = new ManagedCredentials({ ...settings, roleArn: undefined, externalId: undefined }, { resolveCallerIdentity: false });
+        try {
+          await base.refresh();
+          lines.push(`  ✓ base credentials: ${nameCredentialSource(base.status().source)}`);
+        } catch {
+          // The failure above already says what went wrong.
+        }
+      }
+      fail(error, credentialRemedy(error, rw, sigv4));
+      if (error.class === 'no_credentials') lines.push('    tried:', ...credentialProvidersTried().map((p) => `      - ${p}`));
       return { name: rw.name, url: rw.url, ok, lines };
     }
     clock = new ClockOffset();
@@ -79,7 +164,7 @@ export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Re
       if (mark === '✗') ok = false;
     }
     if (outcome.ok) lines.push(`  ✓ test write: HTTP ${outcome.status}`);
-    else fail(outcome.error, { callerArn });
+    else fail(outcome.error, writeRemedy(outcome.error, rw, outcome.status, callerArn));
   } finally {
     await dispatcher.close();
   }

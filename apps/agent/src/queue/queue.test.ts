@@ -8,7 +8,7 @@ import type { SendOutcome, WriteClient } from '../remote-write/client.js';
 import { AgentMetrics } from '../telemetry/metrics.js';
 import { allocColumns } from '../wal/format.js';
 import { WriteAheadLog } from '../wal/wal.js';
-import { RemoteWriteQueue } from './queue.js';
+import { RemoteWriteQueue, Resharder } from './queue.js';
 
 /** A client answering from a script, then 200; records how many samples each attempt carried. */
 class ScriptedClient implements WriteClient {
@@ -104,5 +104,43 @@ describe('remote-write queue', () => {
     const { client, wal } = await run([], 25, { maxSamplesPerSend: 10 });
     expect(client.attempts).toEqual([10, 10, 5]);
     expect(wal.pendingSamples).toBe(0);
+  });
+});
+
+describe('resharding', () => {
+  it('sizes shards from send time per sample and the incoming rate, within min/max, with hysteresis', () => {
+    let now = 0;
+    const r = new Resharder(1, 50, () => now);
+    // 20k samples/s in; sending takes 0.1 ms per sample → 2 shards of work, +10 %.
+    now = 10_000;
+    r.samplesIn = 200_000;
+    r.samplesSent = 100_000;
+    r.sendSeconds = 10;
+    expect(r.desired(1, 0, null, new Date())).toBe(3);
+    // Not yet 10 s later: unchanged.
+    now = 15_000;
+    expect(r.desired(3, 0, null, new Date())).toBe(3);
+    // A big backlog asks for more, capped at max_shards.
+    now = 20_000;
+    r.samplesIn += 200_000;
+    r.samplesSent += 100_000;
+    r.sendSeconds += 1_000;
+    expect(r.desired(3, 10_000_000, null, new Date())).toBe(50);
+    // Within ±30 %: no change.
+    now = 30_000;
+    r.samplesIn += 200_000;
+    r.samplesSent += 200_000;
+    r.sendSeconds += 25;
+    expect(r.desired(3, 0, null, new Date())).toBe(3);
+  });
+
+  it('does not reshard while sends are failing', () => {
+    let now = 0;
+    const r = new Resharder(1, 50, () => now);
+    now = 10_000;
+    r.samplesIn = 1_000_000;
+    r.samplesSent = 1000;
+    r.sendSeconds = 10;
+    expect(r.desired(2, 5_000_000, { at: new Date(5) }, new Date(1))).toBe(2);
   });
 });

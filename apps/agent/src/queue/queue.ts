@@ -43,7 +43,8 @@ const READ_BATCH = 10_000;
 export class RemoteWriteQueue {
   private readonly seriesBytes = new Map<number, Uint8Array | null>();
   private readonly relabelRules: CompiledRelabel[];
-  private readonly shards: Shard[];
+  private shards: Shard[];
+  private readonly resharding: Resharder;
   private stopping = false;
   private readLoop: Promise<void> | null = null;
   lastError: DestinationError | null = null;
@@ -56,7 +57,24 @@ export class RemoteWriteQueue {
     this.relabelRules = compileRelabelConfigs(config.writeRelabelConfigs);
     const n = Math.max(1, config.queueConfig.minShards);
     this.shards = Array.from({ length: n }, () => new Shard(this));
+    this.resharding = new Resharder(config.queueConfig.minShards, config.queueConfig.maxShards);
     deps.metrics.shards.set({ remote_name: config.name }, n);
+  }
+
+  /**
+   * Changes the number of shards (between min_shards and max_shards) when the resharder asks:
+   * waits until every shard has sent what it holds, so each series stays in order.
+   */
+  private async reshardIfDue(): Promise<void> {
+    const want = this.resharding.desired(this.shards.length, this.deps.wal.pendingSamples, this.lastError, this.lastSuccessAt);
+    if (want === this.shards.length) return;
+    for (const s of this.shards) s.flush();
+    while (!this.stopping && this.shards.some((s) => s.length > 0 || s.busy)) await Promise.all(this.shards.map((s) => s.drained()));
+    if (this.stopping) return;
+    for (const s of this.shards) s.stop();
+    this.deps.log('info', 'resharding', { remote_name: this.name, from: this.shards.length, to: want });
+    this.shards = Array.from({ length: want }, () => new Shard(this));
+    this.deps.metrics.shards.set({ remote_name: this.name }, want);
   }
 
   get name(): string {
@@ -73,6 +91,7 @@ export class RemoteWriteQueue {
   private async run(): Promise<void> {
     const { wal } = this.deps;
     while (!this.stopping) {
+      await this.reshardIfDue();
       const batch = await wal.read(READ_BATCH);
       for (const s of batch.series) this.addSeries(s.ref, s.labels);
       for (const r of batch.records) {
@@ -92,6 +111,7 @@ export class RemoteWriteQueue {
           if (shard.full) await shard.space();
           shard.push({ labels, ts, value, stale, record: r.pending });
         }
+        this.resharding.samplesIn += r.count;
       }
       this.refreshGauges();
       if (batch.samples === 0 && batch.series.length === 0 && !this.stopping) await wal.waitForData();
@@ -147,9 +167,13 @@ export class RemoteWriteQueue {
     });
   }
 
-  /** Records the duration of one send attempt. */
-  observeSend(seconds: number): void {
+  /** Records the duration of one send attempt (and, when it succeeded, how many samples it carried). */
+  observeSend(seconds: number, delivered: number): void {
     this.deps.metrics.sendDuration.observe({ remote_name: this.name }, seconds);
+    if (delivered > 0) {
+      this.resharding.sendSeconds += seconds;
+      this.resharding.samplesSent += delivered;
+    }
   }
 
   get queueConfig() {
@@ -272,7 +296,7 @@ class Shard {
     for (;;) {
       const started = performance.now();
       const outcome = await this.q.client.send(request);
-      this.q.observeSend((performance.now() - started) / 1000);
+      this.q.observeSend((performance.now() - started) / 1000, outcome.ok ? batch.length : 0);
       if (outcome.ok) {
         this.q.delivered(batch);
         return;
@@ -316,6 +340,62 @@ class Shard {
 
   idle(): Promise<void> {
     return this.sending ?? Promise.resolve();
+  }
+
+  /** Sends what is buffered now instead of waiting for the batch deadline. */
+  flush(): void {
+    this.kick();
+  }
+
+  get busy(): boolean {
+    return this.sending !== null;
+  }
+
+  /** Resolves when the current send finishes (or at once when idle); callers re-check. */
+  async drained(): Promise<void> {
+    await (this.sending ?? new Promise<void>((r) => setTimeout(r, 10)));
+    if (!this.sending && this.length > 0) this.kick();
+  }
+}
+
+/**
+ * Decides how many shards a destination needs, as Prometheus does: the time one sample takes to
+ * send, times the rate samples come in plus a share of the backlog, with ±30 % hysteresis. It
+ * re-evaluates every 10 s and never grows while sends are failing (more shards would not help).
+ */
+export class Resharder {
+  samplesIn = 0;
+  samplesSent = 0;
+  sendSeconds = 0;
+  private last: { at: number; in: number; sent: number; seconds: number };
+
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+    private readonly now: () => number = Date.now,
+    private readonly intervalMs = 10_000,
+  ) {
+    this.last = { at: now(), in: 0, sent: 0, seconds: 0 };
+  }
+
+  desired(current: number, backlog: number, lastError: { at: Date } | null, lastSuccess: Date | null): number {
+    const now = this.now();
+    const dt = (now - this.last.at) / 1000;
+    if (dt * 1000 < this.intervalMs) return current;
+    const inRate = (this.samplesIn - this.last.in) / dt;
+    const sent = this.samplesSent - this.last.sent;
+    const seconds = this.sendSeconds - this.last.seconds;
+    this.last = { at: now, in: this.samplesIn, sent: this.samplesSent, seconds: this.sendSeconds };
+    if (sent === 0) return current;
+    const failing = lastError !== null && (lastSuccess === null || lastError.at > lastSuccess);
+    const timePerSample = seconds / sent;
+    // Catch up on the backlog within about 30 s.
+    const need = timePerSample * (inRate + backlog / 30);
+    let want = Math.ceil(need * 1.1);
+    want = Math.min(this.max, Math.max(this.min, want));
+    if (failing) return current;
+    if (want > current * 1.3 || want < current * 0.7) return want;
+    return current;
   }
 }
 
