@@ -166,6 +166,20 @@ remote_write:
       expect(aws.container.requests.some((r) => r.status === 200 && r.authorization === aws.container.token)).toBe(true);
     });
 
+    it('IRSA with a token STS rejects: invalid_token naming the token file, not a bad request', async () => {
+      const scenario = await irsaEnv(aws.sts, IRSA_ROLE, { token: 'eyJhbGciOiJSUzI1NiJ9.stale.token' });
+      cleanups.push(() => scenario.cleanup());
+      const run = await doctor(await config(), scenario.env);
+      expectReport(
+        run,
+        1,
+        /✗ invalid_token \(InvalidIdentityToken\): The web identity token that was passed could not be validated by AWS/,
+        `fix: STS rejected the web identity token in ${scenario.tokenFile!}`,
+      );
+      expect(run.stdout).not.toMatch(/bad_request|tried:/);
+      expect(aws.receiver.requests).toHaveLength(0);
+    });
+
     it('no credentials anywhere: no_credentials, with every provider the chain tried', async () => {
       const env = isolatedAwsEnv({ sts: aws.sts });
       expect(env.AWS_EC2_METADATA_DISABLED).toBe('true');
@@ -212,10 +226,15 @@ remote_write:
       expectReport(
         run,
         1,
+        // The base credentials worked; the role refused them.
+        '✓ base credentials: EC2 instance metadata (IMDSv2)',
         /✗ access_denied \(AccessDenied\): User: arn:aws:sts::111122223333:assumed-role\/fleet-agent-instance-role\/\S+ is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role\/amp-writer/,
-        /fix: .*sts:AssumeRole.*arn:aws:iam::210987654321:role\/amp-writer/,
+        `fix: arn:aws:iam::111122223333:role/fleet-agent-instance-role may not assume ${CROSS_ROLE}: the role's trust policy must allow "sts:AssumeRole"`,
+        '"sts:ExternalId" equals sigv4.external_id',
+        `{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"${CROSS_ROLE}"}`,
         '1 of 1 destinations failed',
       );
+      expect(aws.sts.calls.filter((c) => c.action === 'AssumeRole').at(-1)).toMatchObject({ status: 403, code: 'AccessDenied' });
       expect(run.stdout).not.toMatch(/no_credentials|unknown|tried:/);
       expect(aws.receiver.requests).toHaveLength(0);
     });
@@ -283,6 +302,13 @@ remote_write:
       const url = 'http://127.0.0.1:1/api/v1/write';
       const run = await doctor(await config({ url, sigv4: null }), isolatedAwsEnv());
       expectReport(run, 1, /✗ connect \(ECONNREFUSED\)/, `fix: Could not connect to ${url}`);
+    });
+
+    it('HTTP 401 without SigV4: names the authentication settings, not "bad request, samples dropped"', async () => {
+      aws.receiver.faults.push({ status: 401, body: 'Unauthorized' });
+      const run = await doctor(await config({ sigv4: null }), isolatedAwsEnv());
+      expectReport(run, 1, /✗ \w+: Unauthorized/, 'fix: The endpoint refused the request\'s authentication (HTTP 401): check basic_auth / authorization');
+      expect(run.stdout).not.toContain('samples are dropped');
     });
 
     it('unresolvable host: dns', async () => {
