@@ -304,23 +304,15 @@ export class WriteAheadLog {
       }
       const length = Math.min(seg.size - this.readPos.offset, READ_CHUNK);
       const buf = Buffer.allocUnsafe(length);
-      const fh = await open(path.join(this.dir, segName(seg.n)), 'r');
-      try {
-        await fh.read(buf, 0, length, this.readPos.offset);
-      } finally {
-        await fh.close();
-      }
+      if (!(await this.readAt(seg.n, buf, this.readPos.offset))) continue;
+      // A bound may have dropped the segment (and counted its unread samples) while we read.
+      if (!this.segments.includes(seg)) continue;
       const { records, consumed } = decodeRecords(buf, 0);
       if (consumed === 0) {
         // A record longer than the chunk: read it whole.
         const header = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
         const whole = Buffer.allocUnsafe(9 + header.getUint32(1, true));
-        const fh2 = await open(path.join(this.dir, segName(seg.n)), 'r');
-        try {
-          await fh2.read(whole, 0, whole.length, this.readPos.offset);
-        } finally {
-          await fh2.close();
-        }
+        if (!(await this.readAt(seg.n, whole, this.readPos.offset)) || !this.segments.includes(seg)) continue;
         records.push(...decodeRecords(whole, 0).records);
         if (!records.length) throw new Error(`write-ahead log ${this.dir}: unreadable record in segment ${seg.n} at ${this.readPos.offset}`);
       }
@@ -340,6 +332,23 @@ export class WriteAheadLog {
       }
     }
     return batch;
+  }
+
+  /** Reads `buf.length` bytes of a segment at `offset`; false when the segment no longer exists. */
+  private async readAt(segment: number, buf: Buffer, offset: number): Promise<boolean> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path.join(this.dir, segName(segment)), 'r');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return false;
+      throw err;
+    }
+    try {
+      await fh.read(buf, 0, buf.length, offset);
+      return true;
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Marks `n` samples of a record delivered or dropped; call {@link settle} after a batch of acks. */
@@ -397,7 +406,16 @@ export class WriteAheadLog {
     }
   }
 
-  private async writeCheckpoint(): Promise<void> {
+  private checkpointChain: Promise<void> = Promise.resolve();
+
+  /** Writes the checkpoint; calls are serialised (they share the temp file). */
+  private writeCheckpoint(): Promise<void> {
+    const run = this.checkpointChain.then(() => this.writeCheckpointNow());
+    this.checkpointChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeCheckpointNow(): Promise<void> {
     const live = [...this.seriesLabels].filter(([ref]) => this.options.isLive?.(ref) ?? true);
     if (this.options.isLive) {
       for (const [ref] of this.seriesLabels) {
