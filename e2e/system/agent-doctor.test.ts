@@ -270,9 +270,14 @@ remote_write:
         // Credentials and identity are fine: only the workspace rejects the scope.
         instanceSession(),
         /✗ region_mismatch \(InvalidSignatureException\): Credential should be scoped to a valid region, not 'us-west-2'/,
-        /fix: .*us-west-2.*/,
+        // Doctor finds the workspace's region by probing with empty writes, so the fix names both.
+        'fix: The request was signed for region us-west-2 but the endpoint is in us-east-1',
+        'set sigv4.region: us-east-1',
       );
       expect(aws.receiver.requests[0]!.reason).toBe('wrong-region');
+      // The probe wrote nothing: the only accepted request carried no series.
+      expect(aws.receiver.counters.acceptedSamples).toBe(0);
+      expect(aws.receiver.requests.filter((r) => r.outcome === 'accepted').map((r) => r.seriesCount)).toEqual([0]);
     });
 
     it('clock skew: the workspace clock is 10 minutes ahead', async () => {

@@ -96,17 +96,73 @@ function writeRemedy(error: ClassifiedError, rw: RemoteWriteConfig, status: numb
   return HTTP_CLASSES.has(error.class) ? remedyFor(error, { url: rw.url, service: '', region: '' }) : undefined;
 }
 
+/** A clock offset that knows whether any answer carried a usable `Date` header. */
+class ObservedClockOffset extends ClockOffset {
+  measured = false;
+
+  override observe(dateHeader: string | null | undefined, sentAtMs?: number): void {
+    if (dateHeader && !Number.isNaN(Date.parse(dateHeader))) this.measured = true;
+    super.observe(dateHeader, sentAtMs);
+  }
+}
+
+const PARTITION_REGIONS: Record<string, readonly string[]> = {
+  aws: [
+    'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'sa-east-1', 'mx-central-1',
+    'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
+    'ap-south-1', 'ap-south-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7',
+    'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-east-1', 'me-south-1', 'me-central-1', 'il-central-1', 'af-south-1',
+  ],
+  'aws-cn': ['cn-north-1', 'cn-northwest-1'],
+  'aws-us-gov': ['us-gov-west-1', 'us-gov-east-1'],
+};
+
+function partitionOf(region: string): string {
+  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+}
+
+/** Regions to try after the endpoint rejected `configured`: the agent's own region first, then its partition's. */
+function candidateRegions(configured: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const partition = partitionOf(configured);
+  const own = [env.AWS_REGION, env.AWS_DEFAULT_REGION].filter((r): r is string => !!r && partitionOf(r) === partition);
+  return [...new Set([...own, ...(PARTITION_REGIONS[partition] ?? [])])].filter((r) => r !== configured);
+}
+
+/**
+ * After a region mismatch, finds the region the endpoint accepts signatures for: sends empty
+ * write requests (no series, so nothing is written) signed for other regions, most likely first,
+ * until one is not rejected for its region. Gives up on a network error or after `budgetMs`.
+ */
+async function probeEndpointRegion(
+  rw: RemoteWriteConfig,
+  deps: { credentials: ManagedCredentials; clock: ClockOffset; dispatcher: ReturnType<typeof createDispatcher> },
+  budgetMs = 10_000,
+): Promise<string | undefined> {
+  if (!rw.sigv4) return undefined;
+  const deadline = Date.now() + budgetMs;
+  for (const region of candidateRegions(rw.sigv4.region)) {
+    if (Date.now() > deadline) return undefined;
+    const signer = createRequestSigner({ service: rw.sigv4.service, region, credentials: deps.credentials, clock: deps.clock });
+    const client = new RemoteWriteClient(rw, { userAgent: `fleet-agent/${AGENT_VERSION}`, dispatcher: deps.dispatcher, signer });
+    const outcome = await client.send(new Uint8Array(0));
+    if (outcome.ok) return region;
+    if (outcome.status === null) return undefined;
+    if (outcome.error.class !== 'region_mismatch') return region;
+  }
+  return undefined;
+}
+
 /** Checks one destination: credentials, identity, clock, and a one-sample signed write. */
 export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Record<string, string>): Promise<DestinationCheck> {
   const lines: string[] = [];
   let ok = true;
   const fail = (error: ClassifiedError, fix: string | undefined) => {
     ok = false;
-    lines.push(`  ✗ ${error.class}${error.code ? ` (${error.code})` : ''}: ${error.message}`);
+    lines.push(`  ✗ ${error.class}${error.code ? ` (${error.code})` : ''}: ${error.message.trim()}`);
     if (fix) lines.push(`    fix: ${fix}`);
   };
   let credentials: ManagedCredentials | undefined;
-  let clock: ClockOffset | undefined;
+  let clock: ObservedClockOffset | undefined;
   let callerArn: string | null = null;
   if (rw.sigv4) {
     const sigv4 = rw.sigv4;
@@ -144,7 +200,7 @@ export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Re
       if (error.class === 'no_credentials') lines.push('    tried:', ...credentialProvidersTried().map((p) => `      - ${p}`));
       return { name: rw.name, url: rw.url, ok, lines };
     }
-    clock = new ClockOffset();
+    clock = new ObservedClockOffset();
   }
   const dispatcher = createDispatcher(rw.tlsConfig, { connections: 1 });
   try {
@@ -157,14 +213,26 @@ export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Re
     ]);
     const body = encodeWriteRequest({ count: 1, labels: [encodeLabels(labels)], timestamps: new Float64Array([Date.now()]), values: new Float64Array([1]), stale: new Uint8Array(1) });
     const outcome = await client.send(body);
-    if (clock) {
+    if (clock && !clock.measured) {
+      // Without an answer there is nothing to compare with; the failure below says why.
+      if (outcome.ok || outcome.status !== null) lines.push("  ! clock offset: unknown (the endpoint's answer had no Date header)");
+    } else if (clock) {
       const skew = clock.offsetMs / 1000;
       const mark = Math.abs(skew) >= 300 ? '✗' : Math.abs(skew) >= 60 ? '!' : '✓';
       lines.push(`  ${mark} clock offset: ${skew >= 0 ? '+' : ''}${skew.toFixed(1)} s (AWS rejects signatures off by more than 300 s)`);
       if (mark === '✗') ok = false;
     }
     if (outcome.ok) lines.push(`  ✓ test write: HTTP ${outcome.status}`);
-    else fail(outcome.error, writeRemedy(outcome.error, rw, outcome.status, callerArn));
+    else {
+      const endpointRegion =
+        outcome.error.class === 'region_mismatch' && !/service/i.test(outcome.error.message) && rw.sigv4 && credentials && clock ? await probeEndpointRegion(rw, { credentials, clock, dispatcher }) : undefined;
+      fail(
+        outcome.error,
+        endpointRegion && rw.sigv4
+          ? `The request was signed for region ${rw.sigv4.region} but the endpoint is in ${endpointRegion} (it accepts requests signed for ${endpointRegion}): set sigv4.region: ${endpointRegion}, or use the endpoint of ${rw.sigv4.region}.`
+          : writeRemedy(outcome.error, rw, outcome.status, callerArn),
+      );
+    }
   } finally {
     await dispatcher.close();
   }
