@@ -36,8 +36,9 @@ export class ClockOffset {
     const local = sentAtMs === undefined ? now : (sentAtMs + now) / 2;
     // The header truncates to whole seconds: compare with the middle of that second.
     this.offsetMs = Math.round(server + 500 - local);
-    if (Math.abs(this.offsetMs) >= CLOCK_CORRECTION_THRESHOLD_MS) this.applied = this.offsetMs;
-    else if (Math.abs(this.applied) > 0 && Math.abs(this.offsetMs) < 2_000) this.applied = 0;
+    // The measurement is against the uncorrected local clock, so it is stable: follow it (a
+    // stepped host clock must not leave an old correction in place), ignoring small offsets.
+    this.applied = Math.abs(this.offsetMs) >= CLOCK_CORRECTION_THRESHOLD_MS ? this.offsetMs : 0;
   }
 
   /** After a skew rejection: use the measured offset now, whatever its size. */

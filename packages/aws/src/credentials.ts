@@ -46,11 +46,17 @@ const SOURCE_NAMES: Array<[string, string]> = [
   ['CREDENTIALS_CODE', 'static keys in config'],
 ];
 
-/** Human name of the provider that produced credentials, from the SDK's `$source` markers. */
-export function describeCredentialSource(credentials: AwsCredentialIdentity): string {
+/**
+ * Human name of the provider that produced credentials, from the SDK's `$source` markers. The
+ * default chain marks the credentials of every provider except IMDS and the container endpoint
+ * (they come last), so unmarked credentials are named after whichever of those is configured.
+ */
+export function describeCredentialSource(credentials: AwsCredentialIdentity, env: NodeJS.ProcessEnv = process.env): string {
   const marks = (credentials as { $source?: Record<string, unknown> }).$source ?? {};
   for (const [key, name] of SOURCE_NAMES) if (key in marks) return name;
-  return 'AWS SDK default chain';
+  return env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+    ? 'container credentials (EKS Pod Identity / ECS)'
+    : 'EC2 instance metadata (IMDSv2)';
 }
 
 /** Refresh this long before expiry (the SDK also uses 5 minutes). */
@@ -78,11 +84,20 @@ export class ManagedCredentials {
     return (this.options.now ?? Date.now)();
   }
 
-  /** Valid credentials, refreshed first when they expire within 5 minutes. */
+  /**
+   * Valid credentials, refreshed first when they expire within 5 minutes. If that early refresh
+   * fails while the cached ones are still valid (for at least 30 s), those are returned and the
+   * failure is recorded in `status().lastError`.
+   */
   async get(): Promise<AwsCredentialIdentity> {
     const c = this.current;
     if (c && (!c.expiration || c.expiration.getTime() - this.now() > REFRESH_BEFORE_EXPIRY_MS)) return c;
-    return this.refresh();
+    try {
+      return await this.refresh();
+    } catch (err) {
+      if (c?.expiration && c.expiration.getTime() - this.now() > 30_000 && this.current === c) return c;
+      throw err;
+    }
   }
 
   /** Forgets the cached credentials; the next {@link get} resolves them again. */

@@ -13,5 +13,5 @@ export {
   type CredentialStatus,
 } from './credentials.js';
 export { createRequestSigner, type RequestSigner, type RequestToSign } from './sign.js';
-export { classifyResponse, classifyNetworkError, type AwsErrorClass, type ClassifiedError } from './errors.js';
+export { classifyResponse, classifyNetworkError, classifyError, type AwsErrorClass, type ClassifiedError } from './errors.js';
 export { remedyFor, ampWorkspaceArn, type RemedyContext } from './remedies.js';

@@ -21,6 +21,15 @@ export function ampWorkspaceArn(url: string, region: string, accountId: string |
   return `arn:${partition}:aps:${region}:${accountId}:workspace/${m[1]}`;
 }
 
+/** The region named in an AWS endpoint URL's host (`….us-east-1.amazonaws.com`), if any. */
+function endpointRegion(url: string): string | undefined {
+  try {
+    return /\.((?:[a-z]{2}|us-gov|us-iso|us-isob)-[a-z]+-\d{1,2})\.(?:vpce\.)?amazonaws\.com/.exec(new URL(url).hostname)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 function roleOf(callerArn: string | null | undefined): string | undefined {
   const m = /^arn:(aws[\w-]*):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(callerArn ?? '');
   return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : (callerArn ?? undefined);
@@ -47,8 +56,18 @@ export function remedyFor(error: ClassifiedError, ctx: RemedyContext): string {
       return 'The credentials expired before they were refreshed. Check that the credential source (IMDS, IRSA token file, Pod Identity agent) is reachable and that the host clock is correct.';
     case 'invalid_token':
       return 'AWS does not recognise these credentials: the access key or session token is wrong, revoked, or from another partition. Remove static keys and let the agent use the instance role, IRSA or Pod Identity.';
-    case 'region_mismatch':
-      return `The request was signed for region ${ctx.region} but the endpoint is in another region: set sigv4.region to the endpoint's region or use the endpoint of ${ctx.region}.`;
+    case 'region_mismatch': {
+      const endpoint = endpointRegion(ctx.url);
+      return endpoint && endpoint !== ctx.region
+        ? `The request was signed for region ${ctx.region} but the endpoint is in ${endpoint}: set sigv4.region to ${endpoint}, or use the endpoint of ${ctx.region}.`
+        : `The request was signed for region ${ctx.region} but the endpoint is in another region: set sigv4.region to the endpoint's region, or use the endpoint of ${ctx.region}.`;
+    }
+    case 'service_mismatch':
+      return `The request was signed for service ${JSON.stringify(ctx.service)} but the endpoint expects another signing name: set sigv4.service (aps for Amazon Managed Service for Prometheus, logs for CloudWatch Logs).`;
+    case 'missing_auth':
+      return 'The endpoint requires AWS authentication but the request was not signed: add a sigv4 block (region, and role_arn for cross-account) to the remote_write.';
+    case 'unauthorized':
+      return 'The endpoint refused the request\'s authentication (HTTP 401): check basic_auth / authorization in the remote_write block.';
     case 'no_credentials':
       return 'No credentials were found. On EC2, attach an instance profile whose role has the policy (and allow IMDSv2 with hop limit ≥ 2 in containers); on EKS, annotate the service account with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association.';
     case 'dns':

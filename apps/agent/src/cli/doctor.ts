@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { callerIdentity, classifyNetworkError, classifyResponse, ClockOffset, createRequestSigner, ManagedCredentials, remedyFor, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
+import { callerIdentity, classifyError, ClockOffset, createRequestSigner, ManagedCredentials, remedyFor, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
 import { loadAgentConfigFile, PipelineConfigError, sortLabels, type RemoteWriteConfig } from '@fleet/pipeline';
 import { encodeLabels, encodeWriteRequest } from '../remote-write/encode.js';
 import { RemoteWriteClient } from '../remote-write/client.js';
@@ -24,38 +24,6 @@ export function credentialProvidersTried(env: NodeJS.ProcessEnv = process.env): 
     `container / Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI): ${env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ? 'set' : 'not set'}`,
     `EC2 instance metadata (IMDSv2${env.AWS_EC2_METADATA_SERVICE_ENDPOINT ? ` at ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}` : ''})${env.AWS_EC2_METADATA_DISABLED === 'true' ? ': disabled' : ''}`,
   ];
-}
-
-const DEFAULT_CHAIN = 'AWS SDK default chain';
-
-/**
- * Names the provider of the SDK's default chain that produced the credentials. The SDK marks the
- * credentials of most providers (`$source`) but not those of IMDS nor of the legacy ECS container
- * provider, which `describeCredentialSource` then reports as the bare "AWS SDK default chain". Every
- * provider before them in the chain marks its credentials, so unmarked ones come from the container
- * endpoint when one is configured, else from IMDS.
- */
-function nameCredentialSource(source: string | null, env: NodeJS.ProcessEnv = process.env): string {
-  const unmarked = env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ? 'container credentials (EKS Pod Identity / ECS)' : 'EC2 instance metadata (IMDSv2)';
-  return (source ?? DEFAULT_CHAIN).replace(DEFAULT_CHAIN, unmarked);
-}
-
-/**
- * Classifies a failed AWS SDK call (a credential provider, STS AssumeRole/GetCallerIdentity):
- * network failures as such, AWS error responses by HTTP status and error code (the SDK throws
- * them as exceptions named after the code, e.g. `AccessDenied`), anything else as `unknown`.
- */
-function classifySdkError(err: unknown): ClassifiedError {
-  const network = classifyNetworkError(err);
-  if (network.class !== 'unknown') return network;
-  const e = err as { name?: unknown; Code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
-  const status = e?.$metadata?.httpStatusCode;
-  if (typeof status !== 'number' || status < 400) return network;
-  const code = typeof e?.Code === 'string' ? e.Code : String(e?.name ?? '');
-  const classified = classifyResponse(status, { 'x-amzn-errortype': code }, JSON.stringify({ message: String(e?.message ?? '') }));
-  // STS refusing an IRSA web identity token is a credentials problem, not a bad request.
-  if (/^(InvalidIdentityToken|IDPRejectedClaim|IDPCommunicationError)/.test(code)) return { ...classified, class: 'invalid_token' };
-  return classified;
 }
 
 /** `arn:aws:iam::ACCOUNT:role/NAME` of an assumed-role session ARN; other ARNs unchanged. */
@@ -173,25 +141,25 @@ export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Re
     try {
       const creds = await credentials.refresh();
       const st = credentials.status();
-      lines.push(`  ✓ credentials: ${nameCredentialSource(st.source)}${creds.expiration ? `, expire ${creds.expiration.toISOString()}` : ''}`);
+      lines.push(`  ✓ credentials: ${st.source}${creds.expiration ? `, expire ${creds.expiration.toISOString()}` : ''}`);
       try {
         const id = await callerIdentity(sigv4.region, creds);
         callerArn = id.arn;
         lines.push(`  ✓ identity: ${id.arn}`);
       } catch (err) {
-        const classified = classifySdkError(err);
+        const classified = classifyError(err);
         const error: ClassifiedError = classified.class === 'unknown' ? { ...classified, class: 'invalid_token' } : classified;
         fail(error, credentialRemedy(error, rw, sigv4));
       }
     } catch (err) {
-      const classified = classifySdkError(err);
+      const classified = classifyError(err);
       const error: ClassifiedError = classified.class === 'unknown' ? { ...classified, class: 'no_credentials' } : classified;
       if (sigv4.roleArn && error.class !== 'no_credentials') {
         // The role could not be assumed: say which base credentials were used to try.
         const base = new ManagedCredentials({ ...settings, roleArn: undefined, externalId: undefined }, { resolveCallerIdentity: false });
         try {
           await base.refresh();
-          lines.push(`  ✓ base credentials: ${nameCredentialSource(base.status().source)}`);
+          lines.push(`  ✓ base credentials: ${base.status().source}`);
         } catch {
           // The failure above already says what went wrong.
         }

@@ -13,7 +13,7 @@ export function createDispatcher(tls: TlsConfig | undefined, options: { connecti
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`tls_config.${what} ${file}: ${(err as { code?: string }).code ?? 'cannot read'}`);
+      throw new Error(`tls_config.${what} ${file}: ${(err as { code?: string }).code ?? 'cannot read'}`, { cause: err });
     }
   };
   const minVersion = tls?.minVersion ? (`TLSv1${tls.minVersion === 'TLS10' ? '' : `.${tls.minVersion.slice(4)}`}` as 'TLSv1.2') : undefined;

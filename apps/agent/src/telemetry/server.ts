@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { AgentMetrics } from './metrics.js';
 
 /** The agent's own HTTP endpoint: `/metrics`, `/-/healthy`, `/-/ready`. */
@@ -34,7 +35,7 @@ export async function startTelemetryServer(options: {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  const addr = server.address() as import('node:net').AddressInfo;
+  const addr = server.address() as AddressInfo;
   const shown = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   return {
     server,
