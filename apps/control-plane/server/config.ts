@@ -9,6 +9,13 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dev: boolean;
+  /** The URL operators use (cookies, CSRF origin checks, printed links); default from HOST/PORT. */
+  publicUrl: string | undefined;
+  /** Signs session cookies; generated and stored in the database when unset. */
+  authSecret: string | undefined;
+  /** First run: create this admin instead of printing a setup link. */
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
 }
 
 /** A bad environment setting; `message` is one line naming the variable. */
@@ -33,6 +40,28 @@ const env = z.object({
     .transform((v) => v || undefined),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
+  PUBLIC_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || (URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol)), 'must be an http(s) URL such as https://fleet.example.com'),
+  AUTH_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  ADMIN_EMAIL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || z.email().safeParse(v).success, 'must be an e-mail address'),
+  ADMIN_PASSWORD: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || v.length >= 12, 'must be at least 12 characters'),
 });
 
 /**
@@ -45,15 +74,24 @@ export function loadConfig(source: NodeJS.ProcessEnv): ServerConfig {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     const got = source[name];
-    throw new ConfigError(`${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`);
+    const secret = /SECRET|PASSWORD/.test(name);
+    throw new ConfigError(`${name}: ${issue.message}${got === undefined || secret ? '' : ` (got ${JSON.stringify(got)})`}`);
   }
   const e = parsed.data;
-  return {
+  const config: ServerConfig = {
     host: e.HOST,
     port: e.PORT,
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
     dev: e.NODE_ENV === 'development',
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    authSecret: e.AUTH_SECRET,
+    adminEmail: e.ADMIN_EMAIL,
+    adminPassword: e.ADMIN_PASSWORD,
   };
+  if (Boolean(config.adminEmail) !== Boolean(config.adminPassword)) {
+    throw new ConfigError(`${config.adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required together with ${config.adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'}`);
+  }
+  return config;
 }

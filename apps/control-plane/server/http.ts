@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { appRouter } from '@fleet/api';
-import { getSystemStatus } from '@fleet/core';
+import { authRequestHandler, getSystemStatus, requestUser, type Auth } from '@fleet/core';
 import type { DatabaseHandle } from '@fleet/db';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from './logger.js';
@@ -15,6 +15,8 @@ export interface ControlPlaneServerOptions {
   version: string;
   /** Renders the UI. Without it, unknown paths answer 404 (API-only tests). */
   ui?: RequestListener | undefined;
+  /** Operators' authentication, once configured (until then auth routes answer 503). */
+  auth: () => Auth | null;
 }
 
 /** The HTTP server plus a switch that makes `/readyz` fail while shutting down. */
@@ -42,10 +44,14 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 export function createControlPlaneServer(options: ControlPlaneServerOptions): ControlPlaneServer {
   const { database, logger, version, ui } = options;
   let draining = false;
+  let authHandler: { auth: Auth; handle: RequestListener } | null = null;
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/api/trpc/',
-    createContext: () => ({ database, version }),
+    createContext: async ({ req }) => {
+      const auth = options.auth();
+      return { database, version, auth, user: auth ? await requestUser(auth, req.headers) : null, sourceIp: req.socket.remoteAddress };
+    },
     onError({ error, path }) {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error, path }, 'tRPC procedure failed');
     },
@@ -63,6 +69,12 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
       });
     }
     if (pathname === '/api/trpc' || pathname.startsWith('/api/trpc/')) return trpc(req, res);
+    if (pathname.startsWith('/api/auth/')) {
+      const auth = options.auth();
+      if (!auth) return sendJson(res, 503, { error: 'starting; try again in a moment' });
+      if (authHandler?.auth !== auth) authHandler = { auth, handle: authRequestHandler(auth) };
+      return authHandler.handle(req, res);
+    }
     if (pathname.startsWith('/agent/v1/')) {
       return sendJson(res, 404, { error: `no agent endpoint at ${pathname}` });
     }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { authSecret, createAuth, ensureAdminFromEnv, issueSetupToken, type Auth } from '@fleet/core';
 import { DatabaseSetupError, openDatabase, type DatabaseHandle } from '@fleet/db';
 import nextPackage from 'next';
 import { ConfigError, loadConfig } from './config.js';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
     logger.info({ database: database.kind, location: database.location }, 'database opened');
     const { applied } = await database.migrate();
     logger.info({ applied }, applied > 0 ? `applied ${applied} migration(s)` : 'database schema up to date');
+    const admin = await ensureAdminFromEnv(database.db, config.adminEmail, config.adminPassword);
+    if (admin === 'created') logger.info({ email: config.adminEmail }, 'created the first admin from ADMIN_EMAIL');
 
     nextApp = createNext({ dev: config.dev, dir: appDir, hostname: config.host, port: config.port, quiet: !config.dev });
     await nextApp.prepare();
@@ -45,11 +48,13 @@ async function main(): Promise<void> {
   }
   const handleUi = nextApp.getRequestHandler();
 
+  let auth: Auth | null = null;
   const { server, drain } = createControlPlaneServer({
     database,
     logger,
     version,
     ui: (req, res) => handleUi(req, res),
+    auth: () => auth,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -61,7 +66,22 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-  logger.info({ url: `http://${shownHost}:${port}`, version }, `control plane listening on http://${shownHost}:${port}`);
+  const loopbacks = ['localhost', '127.0.0.1', '[::1]'];
+  const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.host) || config.host === '';
+  const publicUrl = config.publicUrl ?? `http://${wildcard ? 'localhost' : shownHost}:${port}`;
+  auth = createAuth({
+    database,
+    secret: await authSecret(database.db, config.authSecret),
+    baseURL: publicUrl,
+    // The same server is reachable as localhost, 127.0.0.1 and ::1: all are the same origin to operators.
+    trustedOrigins: [publicUrl, ...loopbacks.map((h) => `http://${h}:${port}`), ...(wildcard ? [] : [`http://${shownHost}:${port}`])],
+  });
+  const setupToken = await issueSetupToken(database.db);
+  if (setupToken) {
+    // A one-time link: printed once for the person starting the server, never written to the JSON log.
+    process.stdout.write(`\nFirst run: create the admin account at ${publicUrl}/setup?token=${setupToken}\n(valid 24 hours, once; or set ADMIN_EMAIL and ADMIN_PASSWORD)\n\n`);
+  }
+  logger.info({ url: publicUrl, version, listen: `http://${shownHost}:${port}` }, `control plane listening on ${publicUrl}`);
 
   installShutdown({ logger, database, server, drain, closeUi: () => nextApp?.close?.() });
 }

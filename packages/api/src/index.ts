@@ -1,16 +1,26 @@
 /**
- * @fleet/api — the tRPC API of the control plane. Routers only parse input, authorize and
- * call @fleet/core. Mount {@link appRouter} with a context built by the server.
+ * @fleet/api — the tRPC API of the control plane. Routers only parse input, authorize (each
+ * procedure declares the least role it needs in its `meta`) and call @fleet/core. Mount
+ * {@link appRouter} with a context built by the server.
  */
 import { router, createCallerFactory } from './trpc.js';
+import { accountsRouter } from './routers/accounts.js';
+import { auditRouter } from './routers/audit.js';
+import { pipelinesRouter } from './routers/pipelines.js';
 import { systemRouter } from './routers/system.js';
+import { setupRouter, usersRouter } from './routers/users.js';
 
 export const appRouter = router({
   system: systemRouter,
+  setup: setupRouter,
+  users: usersRouter,
+  accounts: accountsRouter,
+  pipelines: pipelinesRouter,
+  audit: auditRouter,
 });
 
 /** Type of the whole API, imported (as a type only) by the browser client. */
 export type AppRouter = typeof appRouter;
-export type { ApiContext } from './trpc.js';
+export type { ApiContext, ApiMeta } from './trpc.js';
 /** Calls procedures in-process (tests, server components). */
 export const createCaller = createCallerFactory(appRouter);

@@ -1,5 +1,5 @@
-import { AppError, type AppErrorCode } from '@fleet/core';
-import type { DatabaseHandle } from '@fleet/db';
+import { AppError, roleAtLeast, type AppErrorCode, type Auth, type SessionUser } from '@fleet/core';
+import type { DatabaseHandle, UserRole } from '@fleet/db';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 
@@ -8,6 +8,17 @@ export interface ApiContext {
   database: DatabaseHandle;
   /** Version of the running control plane. */
   version: string;
+  /** The signed-in operator, or null. */
+  user: SessionUser | null;
+  /** Operators' authentication (for procedures that manage sessions). */
+  auth: Auth | null;
+  /** Address the request came from (audit log). */
+  sourceIp: string | undefined;
+}
+
+/** What each procedure declares: the least role that may call it, or `public`. */
+export interface ApiMeta {
+  role: UserRole | 'public';
 }
 
 const TRPC_CODE: Record<AppErrorCode, TRPCError['code']> = {
@@ -19,36 +30,65 @@ const TRPC_CODE: Record<AppErrorCode, TRPCError['code']> = {
   UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 };
 
-const t = initTRPC.context<ApiContext>().create({
-  errorFormatter({ shape, error }) {
-    const cause = error.cause;
-    return {
-      ...shape,
-      data: {
-        ...shape.data,
-        // Field-level problems, e.g. [{ path: 'remoteWrite.0.url', message: 'Invalid URL' }]
-        fieldErrors:
-          cause instanceof ZodError
-            ? cause.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
-            : cause instanceof AppError && cause.details.field
-              ? [{ path: cause.details.field, message: cause.message }]
-              : null,
-      },
-    };
-  },
-});
+const t = initTRPC
+  .context<ApiContext>()
+  .meta<ApiMeta>()
+  .create({
+    errorFormatter({ shape, error }) {
+      const cause = error.cause;
+      return {
+        ...shape,
+        data: {
+          ...shape.data,
+          // Field-level problems, e.g. [{ path: 'roleArn', message: 'the role is in account …' }]
+          fieldErrors:
+            cause instanceof ZodError
+              ? cause.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+              : cause instanceof AppError && cause.details.field
+                ? [{ path: cause.details.field, message: cause.message }]
+                : null,
+        },
+      };
+    },
+  });
 
-/** Turns AppError thrown by core into the matching tRPC error; everything else passes. */
-const mapAppErrors = t.middleware(async ({ next }) => {
+/** Turns AppError and ZodError thrown by core into the matching tRPC error. */
+const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) {
+  if (!result.ok) {
     const cause = result.error.cause;
-    throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
+    if (cause instanceof AppError) throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
+    if (cause instanceof ZodError && result.error.code === 'INTERNAL_SERVER_ERROR') {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '), cause });
+    }
   }
   return result;
 });
 
 export const router = t.router;
-/** A procedure anyone may call (no session needed). */
-export const publicProcedure = t.procedure.use(mapAppErrors);
 export const createCallerFactory = t.createCallerFactory;
+
+/** A procedure anyone may call (no session needed). */
+export const publicProcedure = t.procedure.meta({ role: 'public' }).use(mapErrors);
+
+/**
+ * A procedure for operators with at least `role` (admin > editor > viewer). Unauthenticated
+ * callers get UNAUTHORIZED, lower roles FORBIDDEN — checked before the input is parsed.
+ */
+export function roleProcedure(role: UserRole) {
+  return t.procedure
+    .meta({ role })
+    .use(async ({ ctx, next }) => {
+      if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first' });
+      if (!roleAtLeast(ctx.user.role, role)) {
+        throw new TRPCError({ code: 'FORBIDDEN', message: `this needs the ${role} role; you are ${ctx.user.role}` });
+      }
+      return next({ ctx: { ...ctx, user: ctx.user } });
+    })
+    .use(mapErrors);
+}
+
+/** The service context of a signed-in operator's request. */
+export function serviceContext(ctx: ApiContext & { user: SessionUser }) {
+  return { db: ctx.database.db, actor: { type: 'user' as const, id: ctx.user.id, email: ctx.user.email, role: ctx.user.role }, sourceIp: ctx.sourceIp };
+}

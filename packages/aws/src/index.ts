@@ -15,3 +15,4 @@ export {
 export { createRequestSigner, type RequestSigner, type RequestToSign } from './sign.js';
 export { classifyResponse, classifyNetworkError, classifyError, type AwsErrorClass, type ClassifiedError } from './errors.js';
 export { remedyFor, ampWorkspaceArn, type RemedyContext } from './remedies.js';
+export * from './regions.js';

@@ -1,7 +1,16 @@
 /**
- * @fleet/core — the control plane's domain services. Each function takes one options object
- * (including the database handle) and throws {@link AppError} for failures a caller can act on.
- * No transport (tRPC, HTTP, WebSocket) code lives here.
+ * @fleet/core — the control plane's domain services. Each function takes a context (database,
+ * acting operator) and one input object, and throws {@link AppError} for failures a caller can
+ * act on. Changes are recorded in the audit log in the same transaction. No transport
+ * (tRPC, HTTP, WebSocket) code lives here.
  */
 export { AppError, APP_ERROR_CODES, type AppErrorCode } from './errors.js';
+export { roleAtLeast, type Actor, type ServiceContext } from './context.js';
 export { getSystemStatus, PRODUCT_NAME, type SystemStatus, type DatabaseStatus } from './system/status.js';
+export { recordAudit, listAudit, auditActions, type AuditEntry, type AuditFilter } from './audit/audit.js';
+export { authSecret, getOrCreateSetting, getSetting, setSetting } from './settings/settings.js';
+export { createAuth, sessionUser, requestUser, authRequestHandler, type Auth, type AuthSettings, type SessionUser } from './auth/auth.js';
+export * from './users/users.js';
+export * from './accounts/accounts.js';
+export * from './pipelines/document.js';
+export * from './pipelines/pipelines.js';

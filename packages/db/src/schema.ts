@@ -201,10 +201,14 @@ export const pipelineVersions = pgTable(
     published: boolean('published').notNull().default(false),
     publishedAt: timestamp('published_at', { withTimezone: true }),
     publishedBy: text('published_by').references(() => users.id, { onDelete: 'set null' }),
+    /** Why it was (last) published: required when publishing. */
+    publishNote: text('publish_note'),
     createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex('pipeline_versions_pipeline_version_key').on(t.pipelineId, t.version),
+    // At most one published version per pipeline.
+    uniqueIndex('pipeline_versions_one_published_key').on(t.pipelineId).where(sql`${t.published}`),
     index('pipeline_versions_published_idx').on(t.pipelineId, t.published),
     check('pipeline_versions_version_check', sql`${t.version} > 0`),
     check('pipeline_versions_hash_check', sql`${t.contentHash} ~ '^[0-9a-f]{64}$'`),
@@ -387,3 +391,13 @@ export const auditLog = pgTable(
     check('audit_log_actor_type_check', sql`${t.actorType} in ('user', 'agent', 'system')`),
   ],
 );
+
+// ---------------------------------------------------------------------------
+// Process-wide settings (generated secrets, one-time setup token hash).
+// ---------------------------------------------------------------------------
+
+export const appSettings = pgTable('app_settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: updatedAt(),
+});

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { inferSigningFromHost, parseAgentConfig, PipelineConfigError, type AgentConfig, type ConfigIssue } from '@fleet/pipeline';
+import { z } from 'zod';
+import type { AwsAccount } from '../accounts/accounts.js';
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** One matcher of a pipeline selector on agent labels, as in PromQL. */
+export const labelMatcherSchema = z
+  .object({
+    name: z.string().regex(LABEL_NAME, 'not a valid label name'),
+    op: z.enum(['=', '!=', '=~', '!~']),
+    value: z.string().max(1024),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.op === '=~' || m.op === '!~') {
+      try {
+        new RegExp(`^(?:${m.value})$`);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['value'], message: `invalid regex: ${(err as Error).message}` });
+      }
+    }
+  });
+export const selectorSchema = z.array(labelMatcherSchema).max(50);
+export type Selector = z.infer<typeof selectorSchema>;
+
+/** Whether agent labels satisfy every matcher (an empty selector matches every agent). */
+export function selectorMatches(selector: Selector, labels: Record<string, string>): boolean {
+  return selector.every((m) => {
+    const v = labels[m.name] ?? '';
+    switch (m.op) {
+      case '=':
+        return v === m.value;
+      case '!=':
+        return v !== m.value;
+      case '=~':
+        return new RegExp(`^(?:${m.value})$`).test(v);
+      case '!~':
+        return !new RegExp(`^(?:${m.value})$`).test(v);
+    }
+  });
+}
+
+/** `{env="prod", team=~"sre|ops"}` */
+export function formatSelector(selector: Selector): string {
+  return `{${selector.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`).join(', ')}}`;
+}
+
+/** Result of validating a pipeline document. */
+export type DocumentValidation = { ok: true; config: AgentConfig; resolved: Record<string, unknown> } | { ok: false; issues: ConfigIssue[] };
+
+/**
+ * A pipeline's config document is a Prometheus configuration (`global`, `scrape_configs`,
+ * `remote_write` — the format the agent runs) where a remote_write may name a registered AWS
+ * account with `aws_account: <name or account id>`: its region (unless the URL or `sigv4.region`
+ * says otherwise), role ARN and ExternalId are filled into `sigv4`. This resolves those
+ * references and validates the result with the agent's own parser.
+ */
+export function resolveDocument(document: unknown, accounts: readonly AwsAccount[]): DocumentValidation {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    return { ok: false, issues: [{ path: '', message: 'expected a mapping with scrape_configs and remote_write' }] };
+  }
+  const issues: ConfigIssue[] = [];
+  const resolved: Record<string, unknown> = structuredClone(document as Record<string, unknown>);
+  const remote = resolved.remote_write;
+  if (Array.isArray(remote)) {
+    remote.forEach((rw: unknown, i) => {
+      if (typeof rw !== 'object' || rw === null || !('aws_account' in rw)) return;
+      const entry = rw as Record<string, unknown>;
+      const ref = entry.aws_account;
+      delete entry.aws_account;
+      const account = accounts.find((a) => a.name === ref || a.accountId === ref);
+      if (!account) {
+        issues.push({ path: `remote_write[${i}].aws_account`, message: `no registered AWS account ${JSON.stringify(ref)}` });
+        return;
+      }
+      const sigv4 = typeof entry.sigv4 === 'object' && entry.sigv4 !== null ? { ...(entry.sigv4 as Record<string, unknown>) } : {};
+      let host = '';
+      try {
+        host = new URL(String(entry.url)).hostname;
+      } catch {
+        // the URL's own validation reports it
+      }
+      sigv4.region ??= inferSigningFromHost(host)?.region ?? account.defaultRegion;
+      sigv4.role_arn ??= account.roleArn;
+      if (sigv4.role_arn === account.roleArn) sigv4.external_id ??= account.externalId;
+      entry.sigv4 = sigv4;
+    });
+  }
+  try {
+    const config = parseAgentConfig(resolved);
+    if (issues.length) return { ok: false, issues };
+    return { ok: true, config, resolved };
+  } catch (err) {
+    if (err instanceof PipelineConfigError) return { ok: false, issues: [...issues, ...err.issues] };
+    throw err;
+  }
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** JSON with keys sorted at every level (stable across key order). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(canonical(value));
+}
+
+/** sha256 of the canonical JSON of selector + config: the version's identity. */
+export function contentHash(selector: Selector, config: unknown): string {
+  return createHash('sha256').update(canonicalJson({ selector, config })).digest('hex');
+}

@@ -1,0 +1,138 @@
+import { agents, type DatabaseHandle } from '@fleet/db';
+import { describeEachDatabase } from '@fleet/db/test-support';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createAwsAccount, rotateExternalId } from './accounts/accounts.js';
+import { listAudit } from './audit/audit.js';
+import type { ServiceContext } from './context.js';
+import { AppError } from './errors.js';
+import { createPipeline, diffVersions, getPipeline, previewSelector, publishVersion, saveDraft, validatePipelineDocument } from './pipelines/pipelines.js';
+import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, setUserRole } from './users/users.js';
+
+const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
+
+function doc(url = AMP, extra: Record<string, unknown> = {}) {
+  return {
+    scrape_configs: [{ job_name: 'node', static_configs: [{ targets: ['localhost:9100'] }] }],
+    remote_write: [{ url, aws_account: 'prod', ...extra }],
+  };
+}
+
+async function rejects(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
+}
+
+describeEachDatabase('control-plane services', (backend) => {
+  let handle: DatabaseHandle;
+  let dispose: () => Promise<void>;
+  let ctx: ServiceContext;
+
+  beforeEach(async () => {
+    ({ handle, dispose } = await backend.fresh());
+    await handle.migrate();
+    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'Ada@Example.com', name: 'Ada', role: 'admin', password: 'correct horse battery' });
+    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' }, sourceIp: '127.0.0.1' };
+  });
+  afterEach(async () => dispose());
+
+  it('first run: a setup token creates exactly one admin, then stops working', async () => {
+    const fresh = await backend.fresh();
+    try {
+      await fresh.handle.migrate();
+      const token = await issueSetupToken(fresh.handle.db);
+      expect(token).toBeTruthy();
+      await rejects(completeSetup({ db: fresh.handle.db }, 'wrong', { email: 'x@example.com', name: 'X', password: 'long enough pass' }));
+      const admin = await completeSetup({ db: fresh.handle.db }, token!, { email: 'root@example.com', name: 'Root', password: 'long enough pass' });
+      expect(admin.role).toBe('admin');
+      const again = await rejects(completeSetup({ db: fresh.handle.db }, token!, { email: 'y@example.com', name: 'Y', password: 'long enough pass' }));
+      expect(again.code).toBe('FORBIDDEN');
+      expect(await issueSetupToken(fresh.handle.db)).toBeNull();
+      expect(await ensureAdminFromEnv(fresh.handle.db, 'a@example.com', 'long enough pass')).toBe('exists');
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it('keeps at least one admin and rejects duplicate e-mails case-insensitively', async () => {
+    const err = await rejects(setUserRole(ctx, ctx.actor.type === 'user' ? ctx.actor.id : '', 'viewer'));
+    expect(err.message).toContain('last admin');
+    const dup = await rejects(createUser(ctx, { email: 'ada@example.com', name: 'Ada 2', role: 'viewer', password: 'correct horse battery' }));
+    expect(dup.details.field).toBe('email');
+  });
+
+  it('registers AWS accounts with a generated ExternalId and validates ids, regions and role ARNs', async () => {
+    const account = await createAwsAccount(ctx, { accountId: '123456789012', name: 'prod', defaultRegion: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/fleet-writer' });
+    expect(account.externalId).toMatch(/^fleet-[\w]{24}$/);
+    expect(account.partition).toBe('aws');
+    const rotated = await rotateExternalId(ctx, account.id);
+    expect(rotated.externalId).not.toBe(account.externalId);
+    const bad = await createAwsAccount(ctx, { accountId: '123', name: 'x', defaultRegion: 'eu-west-9', roleArn: 'arn:aws:iam::999999999999:role/r' }).catch((e: unknown) => e);
+    const issues = (bad as { issues: Array<{ path: string[]; message: string }> }).issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues).toContain('accountId: must be the 12-digit AWS account id');
+    expect(issues.some((i) => i.startsWith('defaultRegion: not an AWS region'))).toBe(true);
+    const mismatch = await createAwsAccount(ctx, { accountId: '210987654321', name: 'cn', defaultRegion: 'cn-north-1', roleArn: 'arn:aws:iam::210987654321:role/r' }).catch((e: unknown) => e);
+    expect(JSON.stringify(mismatch)).toContain('partition aws but region cn-north-1 is in aws-cn');
+    const dup = await rejects(createAwsAccount(ctx, { accountId: '123456789012', name: 'again', defaultRegion: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/fleet-writer' }));
+    expect(dup.details.field).toBe('accountId');
+  });
+
+  it('versions pipelines: drafts, validation, publish with a note, diff, rollback — all audited', async () => {
+    await createAwsAccount(ctx, { accountId: '123456789012', name: 'prod', defaultRegion: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/fleet-writer' });
+    const check = await validatePipelineDocument(ctx, doc());
+    expect(check.ok).toBe(true);
+    if (check.ok) {
+      expect(check.config.instances[0]!.remoteWrite[0]!.sigv4).toMatchObject({ region: 'eu-west-1', service: 'aps', roleArn: 'arn:aws:iam::123456789012:role/fleet-writer' });
+      expect(check.config.instances[0]!.remoteWrite[0]!.sigv4!.externalId).toMatch(/^fleet-/);
+    }
+    const invalid = await validatePipelineDocument(ctx, doc('not-a-url', { aws_account: 'nope' }));
+    expect(invalid.ok).toBe(false);
+    if (!invalid.ok) expect(invalid.issues.map((i) => i.path)).toEqual(['remote_write[0].aws_account', 'remote_write[0].url']);
+
+    const { pipeline } = await createPipeline(ctx, { name: 'node metrics', selector: [{ name: 'env', op: '=', value: 'prod' }], document: doc(), note: 'first' });
+    const same = await saveDraft(ctx, pipeline.id, { selector: [{ name: 'env', op: '=', value: 'prod' }], document: doc(), note: 'no change' });
+    expect(same.created).toBe(false);
+    const v2 = await saveDraft(ctx, pipeline.id, { selector: [{ name: 'env', op: '=~', value: 'prod|staging' }], document: doc(), note: 'staging too' });
+    expect(v2.version.version).toBe(2);
+
+    const noNote = await rejects(publishVersion(ctx, pipeline.id, 1, ' '));
+    expect(noNote.details.field).toBe('note');
+    await publishVersion(ctx, pipeline.id, 1, 'go live');
+    await publishVersion(ctx, pipeline.id, 2, 'add staging');
+    const rolled = await publishVersion(ctx, pipeline.id, 1, 'staging broke');
+    expect(rolled.rollback).toBe(true);
+    const p = await getPipeline(ctx, pipeline.id);
+    expect(p.versions.map((v) => [v.version, v.published, v.publishNote])).toEqual([
+      [2, false, 'add staging'],
+      [1, true, 'staging broke'],
+    ]);
+    expect(p.versions[1]!.publishedBy).toBe('ada@example.com');
+
+    const diff = await diffVersions(ctx, pipeline.id, 1, 2);
+    const changed = diff.hunks.flatMap((h) => h.lines.filter((l) => l.startsWith('+') || l.startsWith('-')));
+    expect(changed).toEqual(['-    op: =', '-    value: prod', '+    op: =~', '+    value: prod|staging']);
+
+    // A broken draft is saved but cannot be published.
+    await saveDraft(ctx, pipeline.id, { selector: [], document: doc('ftp://x'), note: 'oops' });
+    const broken = await rejects(publishVersion(ctx, pipeline.id, 3, 'try'));
+    expect(broken.message).toContain('remote_write[0].url');
+
+    const { entries } = await listAudit(ctx, { targetType: 'pipeline' });
+    expect(entries.map((e) => e.action)).toEqual(['pipeline.draft', 'pipeline.rollback', 'pipeline.publish', 'pipeline.publish', 'pipeline.draft', 'pipeline.create']);
+    expect(entries[1]).toMatchObject({ actorId: 'ada@example.com', before: { publishedVersion: 2 }, after: { publishedVersion: 1, note: 'staging broke' }, sourceIp: '127.0.0.1' });
+  });
+
+  it('previews which enrolled agents a selector matches', async () => {
+    await handle.db.insert(agents).values([
+      { name: 'a', secretHash: 'a'.repeat(64), labels: { env: 'prod', team: 'sre' } },
+      { name: 'b', secretHash: 'b'.repeat(64), labels: { env: 'staging' } },
+      { name: 'c', secretHash: 'c'.repeat(64), labels: {} },
+    ]);
+    expect((await previewSelector(ctx, [{ name: 'env', op: '=~', value: 'prod|staging' }])).agents.map((a) => a.name).sort()).toEqual(['a', 'b']);
+    expect((await previewSelector(ctx, [{ name: 'env', op: '!=', value: 'prod' }])).agents.map((a) => a.name).sort()).toEqual(['b', 'c']);
+    expect((await previewSelector(ctx, [])).matched).toBe(3);
+  });
+});
