@@ -7,6 +7,7 @@ import { router, createCallerFactory } from './trpc.js';
 import { accountsRouter } from './routers/accounts.js';
 import { auditRouter } from './routers/audit.js';
 import { pipelinesRouter } from './routers/pipelines.js';
+import { policiesRouter } from './routers/policies.js';
 import { systemRouter } from './routers/system.js';
 import { setupRouter, usersRouter } from './routers/users.js';
 
@@ -17,6 +18,7 @@ export const appRouter = router({
   accounts: accountsRouter,
   pipelines: pipelinesRouter,
   audit: auditRouter,
+  policies: policiesRouter,
 });
 
 /** Type of the whole API, imported (as a type only) by the browser client. */

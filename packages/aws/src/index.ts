@@ -16,3 +16,4 @@ export { createRequestSigner, type RequestSigner, type RequestToSign } from './s
 export { classifyResponse, classifyNetworkError, classifyError, type AwsErrorClass, type ClassifiedError } from './errors.js';
 export { remedyFor, ampWorkspaceArn, type RemedyContext } from './remedies.js';
 export * from './regions.js';
+export * from './iam/index.js';

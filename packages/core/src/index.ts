@@ -14,3 +14,4 @@ export * from './users/users.js';
 export * from './accounts/accounts.js';
 export * from './pipelines/document.js';
 export * from './pipelines/pipelines.js';
+export * from './policies/policies.js';

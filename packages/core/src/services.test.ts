@@ -5,6 +5,7 @@ import { createAwsAccount, rotateExternalId } from './accounts/accounts.js';
 import { listAudit } from './audit/audit.js';
 import type { ServiceContext } from './context.js';
 import { AppError } from './errors.js';
+import { listTemplates, policiesForPipeline, resetTemplate, updateTemplate } from './policies/policies.js';
 import { createPipeline, diffVersions, getPipeline, previewSelector, publishVersion, saveDraft, validatePipelineDocument } from './pipelines/pipelines.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, setUserRole } from './users/users.js';
 
@@ -134,5 +135,35 @@ describeEachDatabase('control-plane services', (backend) => {
     expect((await previewSelector(ctx, [{ name: 'env', op: '=~', value: 'prod|staging' }])).agents.map((a) => a.name).sort()).toEqual(['a', 'b']);
     expect((await previewSelector(ctx, [{ name: 'env', op: '!=', value: 'prod' }])).agents.map((a) => a.name).sort()).toEqual(['b', 'c']);
     expect((await previewSelector(ctx, [])).matched).toBe(3);
+  });
+
+  it('generates the least-privilege policies of a pipeline, cross-account with the ExternalId, from editable templates', async () => {
+    const account = await createAwsAccount(ctx, { accountId: '123456789012', name: 'prod', defaultRegion: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/amp-writer' });
+    const { pipeline } = await createPipeline(ctx, {
+      name: 'amp',
+      document: { ...doc(), remote_write: [{ url: AMP, aws_account: 'prod' }, { url: 'http://127.0.0.1:9090/api/v1/write' }] },
+    });
+    const out = await policiesForPipeline(ctx, { pipelineId: pipeline.id, collectorRoleArn: 'arn:aws:iam::210987654321:role/fleet-agent' });
+    const [cross] = out.trust.crossAccount;
+    const perms = JSON.parse(cross!.permissionsJson!) as { Statement: Array<{ Action: unknown; Resource: unknown }> };
+    expect(perms.Statement).toEqual([expect.objectContaining({ Action: 'aps:RemoteWrite', Resource: 'arn:aws:aps:eu-west-1:123456789012:workspace/ws-0a1b2c3d-1234' })]);
+    const trust = JSON.parse(cross!.json!) as { Statement: Array<{ Principal: unknown; Condition: unknown }> };
+    expect(trust.Statement[0]!.Principal).toEqual({ AWS: 'arn:aws:iam::210987654321:role/fleet-agent' });
+    expect(JSON.stringify(trust.Statement[0]!.Condition)).toContain(account.externalId);
+    expect(JSON.parse(out.permissions!.json).Statement[0].Action).toBe('sts:AssumeRole');
+    expect(out.trust.ec2).toContain('ec2.amazonaws.com');
+    expect(out.cli).toContain('aws iam create-role');
+    expect(out.problems).toEqual([expect.stringContaining('remote_write[1]: http://127.0.0.1:9090/api/v1/write is not an Amazon Managed Service for Prometheus workspace')]);
+
+    // Edited templates are validated, versioned and used; reset restores the built-in.
+    const before = (await listTemplates(ctx)).find((t) => t.key === 'permissions.amp')!;
+    expect(before.version).toBe(0);
+    const bad = await rejects(updateTemplate(ctx, 'permissions.amp', before.body.replace('{{workspace_id}}', '{{nope}}'), 'typo'));
+    expect(bad.message).toContain('nope');
+    await updateTemplate(ctx, 'permissions.amp', before.body.replace('"Sid": "', '"Sid": "Edited'), 'rename sid');
+    const edited = await policiesForPipeline(ctx, { pipelineId: pipeline.id, collectorRoleArn: 'arn:aws:iam::210987654321:role/fleet-agent' });
+    expect(edited.trust.crossAccount[0]!.permissionsJson).toContain('"Sid": "Edited');
+    await resetTemplate(ctx, 'permissions.amp');
+    expect((await listTemplates(ctx)).find((t) => t.key === 'permissions.amp')).toMatchObject({ version: 2, body: before.body });
   });
 });
