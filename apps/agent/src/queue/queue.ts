@@ -6,15 +6,6 @@ import { isStaleNaNAt } from '../series/stale.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 import type { PendingRecord, WriteAheadLog } from '../wal/wal.js';
 
-/** One queued sample; `record` is its WAL record, acknowledged when the sample is settled. */
-interface QueuedSample {
-  labels: Uint8Array;
-  ts: number;
-  value: number;
-  stale: boolean;
-  record: PendingRecord;
-}
-
 /** The last failure of a destination, for heartbeats, `doctor` and the dashboard. */
 export interface DestinationError extends ClassifiedError {
   at: Date;
@@ -41,7 +32,8 @@ const READ_BATCH = 10_000;
  * acknowledged to the WAL.
  */
 export class RemoteWriteQueue {
-  private readonly seriesBytes = new Map<number, Uint8Array | null>();
+  /** Encoded labels per series id (dense ids: an array beats a Map); null = dropped by write relabelling. */
+  private readonly seriesBytes: Array<Uint8Array | null | undefined> = [];
   private readonly relabelRules: CompiledRelabel[];
   private shards: Shard[];
   private readonly resharding: Resharder;
@@ -102,14 +94,14 @@ export class RemoteWriteQueue {
           const ts = view.getFloat64(at + 4, true);
           const stale = isStaleNaNAt(view, at + 12);
           const value = stale ? NaN : view.getFloat64(at + 12, true);
-          const labels = this.seriesBytes.get(ref);
+          const labels = this.seriesBytes[ref];
           if (!labels) {
             this.drop(labels === null ? 'write_relabel' : 'invalid_labels', [r.pending]);
             continue;
           }
           const shard = this.shards[ref % this.shards.length]!;
           if (shard.full) await shard.space();
-          shard.push({ labels, ts, value, stale, record: r.pending });
+          shard.push(labels, ts, value, stale, r.pending);
         }
         this.resharding.samplesIn += r.count;
       }
@@ -123,25 +115,34 @@ export class RemoteWriteQueue {
     const present = new Set(labels.map((l) => l.name));
     for (const [name, value] of Object.entries(this.deps.externalLabels)) if (!present.has(name) && value !== '') out.push({ name, value });
     out = this.relabelRules.length ? relabel(out, this.relabelRules) : sortLabels(out).filter((l) => l.value !== '');
-    this.seriesBytes.set(ref, out && out.length ? encodeLabels(out) : null);
+    this.seriesBytes[ref] = out && out.length ? encodeLabels(out) : null;
   }
 
   /** Counts samples as dropped and acknowledges them. */
-  drop(reason: DropReason, records: PendingRecord[]): void {
+  drop(reason: DropReason, records: readonly PendingRecord[]): void {
     this.deps.metrics.samplesDropped.inc({ remote_name: this.name, reason }, records.length);
-    for (const r of records) this.deps.wal.ack(r, 1);
+    this.ack(records);
+  }
+
+  /** Acknowledges samples to the WAL, one call per run of samples of the same record. */
+  private ack(records: readonly PendingRecord[]): void {
+    let i = 0;
+    while (i < records.length) {
+      const r = records[i]!;
+      let j = i + 1;
+      while (j < records.length && records[j] === r) j++;
+      this.deps.wal.ack(r, j - i);
+      i = j;
+    }
     this.deps.wal.settle();
   }
 
   /** Acknowledges delivered samples. */
-  delivered(samples: QueuedSample[]): void {
+  delivered(batch: Batch): void {
     let newest = 0;
-    for (const s of samples) {
-      this.deps.wal.ack(s.record, 1);
-      if (s.ts > newest) newest = s.ts;
-    }
-    this.deps.wal.settle();
-    this.deps.metrics.samplesSent.inc({ remote_name: this.name }, samples.length);
+    for (let i = 0; i < batch.count; i++) if (batch.timestamps[i]! > newest) newest = batch.timestamps[i]!;
+    this.ack(batch.records);
+    this.deps.metrics.samplesSent.inc({ remote_name: this.name }, batch.count);
     const gauge = this.deps.metrics.highestSent;
     if (newest / 1000 > (this.highestSent ?? 0)) {
       this.highestSent = newest / 1000;
@@ -215,32 +216,59 @@ export class RemoteWriteQueue {
   }
 }
 
-/** One sender: a FIFO of samples and at most one request in flight. */
+/** A batch taken from a shard: the encoder's columns plus each sample's WAL record. */
+interface Batch extends SampleBatch {
+  records: PendingRecord[];
+}
+
+/**
+ * One sender: a ring buffer of samples (columns, no object per sample) and at most one request
+ * in flight.
+ */
 class Shard {
-  private queue: QueuedSample[] = [];
+  private readonly cap: number;
+  private readonly labels: Array<Uint8Array | undefined>;
+  private readonly ts: Float64Array;
+  private readonly values: Float64Array;
+  private readonly stale: Uint8Array;
+  private readonly records: Array<PendingRecord | undefined>;
   private head = 0;
+  private count = 0;
   private sending: Promise<void> | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private spaceWaiters: Array<() => void> = [];
   private backoffTimer: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
 
-  constructor(private readonly q: RemoteWriteQueue) {}
+  constructor(private readonly q: RemoteWriteQueue) {
+    this.cap = Math.max(q.queueConfig.capacity, q.queueConfig.maxSamplesPerSend);
+    this.labels = new Array<Uint8Array | undefined>(this.cap);
+    this.ts = new Float64Array(this.cap);
+    this.values = new Float64Array(this.cap);
+    this.stale = new Uint8Array(this.cap);
+    this.records = new Array<PendingRecord | undefined>(this.cap);
+  }
 
   get length(): number {
-    return this.queue.length - this.head;
+    return this.count;
   }
 
   get full(): boolean {
-    return this.length >= this.q.queueConfig.capacity;
+    return this.count >= this.cap;
   }
 
   space(): Promise<void> {
     return new Promise((resolve) => this.spaceWaiters.push(resolve));
   }
 
-  push(sample: QueuedSample): void {
-    this.queue.push(sample);
-    if (this.length >= this.q.queueConfig.maxSamplesPerSend) this.kick();
+  push(labels: Uint8Array, ts: number, value: number, stale: boolean, record: PendingRecord): void {
+    const at = (this.head + this.count) % this.cap;
+    this.labels[at] = labels;
+    this.ts[at] = ts;
+    this.values[at] = value;
+    this.stale[at] = stale ? 1 : 0;
+    this.records[at] = record;
+    this.count++;
+    if (this.count >= this.q.queueConfig.maxSamplesPerSend) this.kick();
     else this.deadline ??= setTimeout(() => {
       this.deadline = null;
       this.kick();
@@ -248,15 +276,15 @@ class Shard {
   }
 
   private kick(): void {
-    if (this.sending || this.length === 0) return;
+    if (this.sending || this.count === 0) return;
     if (this.deadline) {
       clearTimeout(this.deadline);
       this.deadline = null;
     }
     this.sending = this.drain().finally(() => {
       this.sending = null;
-      if (this.length >= this.q.queueConfig.maxSamplesPerSend && !this.q.stopped) this.kick();
-      else if (this.length > 0 && !this.q.stopped) {
+      if (this.count >= this.q.queueConfig.maxSamplesPerSend && !this.q.stopped) this.kick();
+      else if (this.count > 0 && !this.q.stopped) {
         this.deadline ??= setTimeout(() => {
           this.deadline = null;
           this.kick();
@@ -265,48 +293,57 @@ class Shard {
     });
   }
 
-  private take(max: number): QueuedSample[] {
-    const end = Math.min(this.queue.length, this.head + max);
-    const out = this.queue.slice(this.head, end);
-    this.head = end;
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
+  /** Removes up to `max` samples from the head, skipping (and dropping) ones older than `oldestMs`. */
+  private take(max: number, oldestMs: number): { batch: Batch; tooOld: PendingRecord[] } {
+    const n = Math.min(max, this.count);
+    const batch: Batch = { count: 0, labels: new Array<Uint8Array>(n), timestamps: new Float64Array(n), values: new Float64Array(n), stale: new Uint8Array(n), records: new Array<PendingRecord>(n) };
+    const tooOld: PendingRecord[] = [];
+    for (let k = 0; k < n; k++) {
+      const i = (this.head + k) % this.cap;
+      const record = this.records[i]!;
+      if (this.ts[i]! < oldestMs) tooOld.push(record);
+      else {
+        const j = batch.count++;
+        batch.labels[j] = this.labels[i]!;
+        batch.timestamps[j] = this.ts[i]!;
+        batch.values[j] = this.values[i]!;
+        batch.stale[j] = this.stale[i]!;
+        batch.records[j] = record;
+      }
+      this.labels[i] = undefined;
+      this.records[i] = undefined;
     }
+    batch.labels.length = batch.count;
+    batch.records.length = batch.count;
+    this.head = (this.head + n) % this.cap;
+    this.count -= n;
     const waiters = this.spaceWaiters;
     this.spaceWaiters = [];
     for (const w of waiters) w();
-    return out;
+    return { batch, tooOld };
   }
 
   private async drain(): Promise<void> {
     const cfg = this.q.queueConfig;
-    let batch = this.take(cfg.maxSamplesPerSend);
-    if (cfg.sampleAgeLimitMs > 0) {
-      const oldest = Date.now() - cfg.sampleAgeLimitMs;
-      const old = batch.filter((s) => s.ts < oldest);
-      if (old.length) {
-        this.q.drop('too_old', old.map((s) => s.record));
-        batch = batch.filter((s) => s.ts >= oldest);
-      }
-    }
-    if (!batch.length) return;
-    const request = encodeWriteRequest(toColumns(batch));
+    const { batch, tooOld } = this.take(cfg.maxSamplesPerSend, cfg.sampleAgeLimitMs > 0 ? Date.now() - cfg.sampleAgeLimitMs : -Infinity);
+    if (tooOld.length) this.q.drop('too_old', tooOld);
+    if (!batch.count) return;
+    const request = encodeWriteRequest(batch);
     let attempt = 0;
     for (;;) {
       const started = performance.now();
       const outcome = await this.q.client.send(request);
-      this.q.observeSend((performance.now() - started) / 1000, outcome.ok ? batch.length : 0);
+      this.q.observeSend((performance.now() - started) / 1000, outcome.ok ? batch.count : 0);
       if (outcome.ok) {
         this.q.delivered(batch);
         return;
       }
       if (!outcome.retryable) {
-        this.q.failed(outcome.error, outcome.status, batch.length, false);
-        this.q.drop(outcome.dropReason ?? 'http_4xx', batch.map((s) => s.record));
+        this.q.failed(outcome.error, outcome.status, batch.count, false);
+        this.q.drop(outcome.dropReason ?? 'http_4xx', batch.records);
         return;
       }
-      this.q.failed(outcome.error, outcome.status, batch.length, true);
+      this.q.failed(outcome.error, outcome.status, batch.count, true);
       if (this.q.stopped) return; // stays in the WAL: sent again after the restart
       const backoff = Math.min(cfg.maxBackoffMs, cfg.minBackoffMs * 2 ** attempt);
       const jittered = backoff / 2 + this.q.random() * (backoff / 2);
@@ -351,10 +388,10 @@ class Shard {
     return this.sending !== null;
   }
 
-  /** Resolves when the current send finishes (or at once when idle); callers re-check. */
+  /** Resolves when the current send finishes (or shortly when idle); callers re-check. */
   async drained(): Promise<void> {
     await (this.sending ?? new Promise<void>((r) => setTimeout(r, 10)));
-    if (!this.sending && this.length > 0) this.kick();
+    if (!this.sending && this.count > 0) this.kick();
   }
 }
 
@@ -399,15 +436,3 @@ export class Resharder {
   }
 }
 
-function toColumns(samples: QueuedSample[]): SampleBatch {
-  const n = samples.length;
-  const batch: SampleBatch = { count: n, labels: new Array<Uint8Array>(n), timestamps: new Float64Array(n), values: new Float64Array(n), stale: new Uint8Array(n) };
-  for (let i = 0; i < n; i++) {
-    const s = samples[i]!;
-    batch.labels[i] = s.labels;
-    batch.timestamps[i] = s.ts;
-    batch.values[i] = s.value;
-    batch.stale[i] = s.stale ? 1 : 0;
-  }
-  return batch;
-}

@@ -203,11 +203,12 @@ export class ScrapeLoop {
   }
 
   private miss(text: string, now: number): CacheEntry | null {
-    const scrapedLabels = parseSeriesText(text);
+    // Cache keys (and the labels parsed from them) are copied out of the scrape body, or each
+    // would pin the whole body in memory.
+    const key = detachSeriesText(text);
+    const scrapedLabels = parseSeriesText(key);
     const labels = this.withTargetLabels(scrapedLabels);
     const final = this.deps.metricRelabel.length ? relabel(labels, this.deps.metricRelabel) : sortLabels(labels).filter((l) => l.value !== '');
-    // Cache keys are copied out of the scrape body, or each would pin the whole body in memory.
-    const key = detachSeriesText(text);
     if (!final || !final.some((l) => l.name === METRIC_NAME_LABEL)) {
       this.cache.set(key, null);
       return null;

@@ -15,14 +15,29 @@ export interface SeriesEntry {
 export class SeriesTable {
   private readonly byKey = new Map<string, SeriesEntry>();
   private readonly byRef = new Map<number, SeriesEntry>();
+  /** Label names and values are interned: 100k series share a few thousand distinct strings. */
+  private readonly strings = new Map<string, string>();
   private nextRef = 1;
+
+  private intern(s: string): string {
+    let v = this.strings.get(s);
+    if (v === undefined) {
+      v = s;
+      this.strings.set(v, v);
+    }
+    return v;
+  }
+
+  private internLabels(labels: Labels): Label[] {
+    return labels.map((l) => ({ name: this.intern(l.name), value: this.intern(l.value) }));
+  }
 
   /** The entry for a sorted label set, created if new. */
   getOrCreate(labels: readonly Label[], nowMs: number): SeriesEntry {
     const key = labelsKey(labels);
     let entry = this.byKey.get(key);
     if (!entry) {
-      entry = { ref: this.nextRef++, labels, lastAppendMs: nowMs };
+      entry = { ref: this.nextRef++, labels: this.internLabels(labels), lastAppendMs: nowMs };
       this.byKey.set(key, entry);
       this.byRef.set(entry.ref, entry);
     }
@@ -35,7 +50,7 @@ export class SeriesTable {
     if (existing) return existing;
     const key = labelsKey(labels);
     const byLabels = this.byKey.get(key);
-    const entry: SeriesEntry = byLabels ?? { ref, labels: [...labels], lastAppendMs: 0 };
+    const entry: SeriesEntry = byLabels ?? { ref, labels: this.internLabels(labels), lastAppendMs: 0 };
     this.byRef.set(ref, entry);
     if (!byLabels) this.byKey.set(key, entry);
     if (ref >= this.nextRef) this.nextRef = ref + 1;
@@ -59,6 +74,11 @@ export class SeriesTable {
         this.byRef.delete(e.ref);
         n++;
       }
+    }
+    if (n > 0) {
+      // Drop interned strings only the forgotten series used.
+      this.strings.clear();
+      for (const e of this.byKey.values()) for (const l of e.labels) this.strings.set(l.name, l.name).set(l.value, l.value);
     }
     return n;
   }

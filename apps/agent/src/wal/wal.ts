@@ -22,7 +22,7 @@ export type WalDropReason = 'wal_full' | 'too_old';
 /** Settings of one destination's write-ahead log. */
 export interface WalOptions {
   dir: string;
-  /** Segment size at which a new segment starts (default 32 MiB). */
+  /** Segment size at which a new segment starts (default 128 MiB: fewer checkpoints). */
   segmentBytes?: number;
   /** Upper bound of the log's size on disk; older undelivered segments are dropped beyond it. */
   maxBytes?: number;
@@ -98,7 +98,7 @@ export class WriteAheadLog {
   private readonly now: () => number;
 
   private constructor(private readonly options: WalOptions) {
-    this.segmentBytes = options.segmentBytes ?? 32 << 20;
+    this.segmentBytes = options.segmentBytes ?? 128 << 20;
     this.now = options.now ?? Date.now;
   }
 
@@ -237,8 +237,6 @@ export class WriteAheadLog {
       seg = { n: seg.n + 1, size: 0, samples: 0, maxTs: 0, records: [] };
       this.segments.push(seg);
       this.fh = await open(path.join(this.dir, segName(seg.n)), 'a');
-      // Make sure a new segment's readers know every series even if older segments go.
-      await this.writeCheckpoint();
     }
     const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     await this.fh!.write(buf, 0, buf.length);
