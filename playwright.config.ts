@@ -47,6 +47,9 @@ export default defineConfig({
       PORT: String(port),
       DATA_DIR: process.env.FLEET_E2E_DATA_DIR,
       LOG_LEVEL: 'warn',
+      // home.spec signs in as this admin (the other specs start their own servers).
+      ADMIN_EMAIL: 'home-admin@example.com',
+      ADMIN_PASSWORD: 'home-admin-password',
     },
   },
 });

@@ -16,6 +16,10 @@ export interface RunningControlPlane {
   child: ChildProcess;
   /** Every JSON log line so far, parsed. */
   logs: Array<Record<string, unknown>>;
+  /** Every other stdout line so far (e.g. the first-run setup link), blank lines left out. */
+  stdoutLines: string[];
+  /** The one-time first-run setup link the server printed (`…/setup?token=…`), if it printed one. */
+  setupLink(): string | undefined;
   /** Sends SIGTERM and resolves to the exit code. */
   stop(): Promise<number | null>;
 }
@@ -46,6 +50,7 @@ function spawnServer(env: Record<string, string | undefined>): ChildProcess {
 export function startControlPlane(env: Record<string, string | undefined>): Promise<RunningControlPlane> {
   const child = spawnServer(env);
   const logs: Array<Record<string, unknown>> = [];
+  const stdoutLines: string[] = [];
   let stderr = '';
   let buffer = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -57,7 +62,10 @@ export function startControlPlane(env: Record<string, string | undefined>): Prom
       while ((nl = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
+        if (!line.startsWith('{')) {
+          if (line.trim()) stdoutLines.push(line);
+          continue;
+        }
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
         if (typeof entry.url === 'string' && String(entry.msg).startsWith('control plane listening on')) {
@@ -65,6 +73,8 @@ export function startControlPlane(env: Record<string, string | undefined>): Prom
             url: entry.url,
             child,
             logs,
+            stdoutLines,
+            setupLink: () => setupLinkIn(stdoutLines),
             async stop() {
               if (child.exitCode === null) child.kill('SIGTERM');
               return exited;
@@ -75,6 +85,15 @@ export function startControlPlane(env: Record<string, string | undefined>): Prom
     });
     void exited.then((code) => reject(new Error(`control plane exited with ${code} before listening: ${stderr}`)));
   });
+}
+
+/** The link of the line `First run: create the admin account at <link>`. */
+export function setupLinkIn(lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    const m = /First run: create the admin account at (\S+)/.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 /** Runs a server that is expected to refuse to start; resolves when it exits. */

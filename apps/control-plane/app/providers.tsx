@@ -1,22 +1,42 @@
 'use client';
 import type { AppRouter } from '@fleet/api';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { useState, type ReactNode } from 'react';
+import { errorCode } from '@/lib/api-errors';
 import { TRPCProvider } from '@/lib/trpc';
+import { AnnouncerProvider } from '@/lib/ui/announcer';
 
-/** Query cache and API client shared by every page. */
+/** When the session ends (expired, signed out elsewhere, disabled), go to the sign-in page and come back after. */
+function onApiError(error: unknown) {
+  if (errorCode(error) !== 'UNAUTHORIZED' || typeof window === 'undefined') return;
+  const { pathname, search } = window.location;
+  if (pathname.startsWith('/login') || pathname.startsWith('/setup')) return;
+  window.location.assign(`/login?next=${encodeURIComponent(pathname + search)}`);
+}
+
+/** Query cache, API client and the live-region announcer shared by every page. */
 export function Providers({ children }: { children: ReactNode }) {
   const [queryClient] = useState(
-    () => new QueryClient({ defaultOptions: { queries: { staleTime: 5_000, retry: 1, refetchOnWindowFocus: true } } }),
+    () =>
+      new QueryClient({
+        queryCache: new QueryCache({ onError: onApiError }),
+        mutationCache: new MutationCache({ onError: onApiError }),
+        defaultOptions: {
+          queries: {
+            staleTime: 5_000,
+            // An answer from the API (4xx) will not change by asking again; a network failure might.
+            retry: (failures, error) => errorCode(error) === undefined && failures < 1,
+            refetchOnWindowFocus: true,
+          },
+        },
+      }),
   );
-  const [trpcClient] = useState(() =>
-    createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/api/trpc' })] }),
-  );
+  const [trpcClient] = useState(() => createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/api/trpc', methodOverride: 'POST' })] }));
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
-        {children}
+        <AnnouncerProvider>{children}</AnnouncerProvider>
       </TRPCProvider>
     </QueryClientProvider>
   );

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { appRouter } from '@fleet/api';
-import { authRequestHandler, getSystemStatus, requestUser, type Auth } from '@fleet/core';
+import { authRequestHandler, CLIENT_IP_HEADER, getSystemStatus, requestUser, type Auth } from '@fleet/core';
 import type { DatabaseHandle } from '@fleet/db';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from './logger.js';
@@ -48,6 +48,8 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/api/trpc/',
+    // Large inputs (pipeline documents) go in POST bodies, not URLs.
+    allowMethodOverride: true,
     createContext: async ({ req }) => {
       const auth = options.auth();
       return { database, version, auth, user: auth ? await requestUser(auth, req.headers) : null, sourceIp: req.socket.remoteAddress };
@@ -58,6 +60,7 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
   });
 
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown';
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {

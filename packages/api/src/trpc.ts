@@ -58,7 +58,8 @@ const mapErrors = t.middleware(async ({ next }) => {
   if (!result.ok) {
     const cause = result.error.cause;
     if (cause instanceof AppError) throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
-    if (cause instanceof ZodError && result.error.code === 'INTERNAL_SERVER_ERROR') {
+    if (cause instanceof ZodError) {
+      // Input validation (BAD_REQUEST) or a service's own parse (INTERNAL): either way, readable.
       throw new TRPCError({ code: 'BAD_REQUEST', message: cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '), cause });
     }
   }

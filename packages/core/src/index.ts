@@ -9,7 +9,7 @@ export { roleAtLeast, type Actor, type ServiceContext } from './context.js';
 export { getSystemStatus, PRODUCT_NAME, type SystemStatus, type DatabaseStatus } from './system/status.js';
 export { recordAudit, listAudit, auditActions, type AuditEntry, type AuditFilter } from './audit/audit.js';
 export { authSecret, getOrCreateSetting, getSetting, setSetting } from './settings/settings.js';
-export { createAuth, sessionUser, requestUser, authRequestHandler, type Auth, type AuthSettings, type SessionUser } from './auth/auth.js';
+export { createAuth, sessionUser, requestUser, authRequestHandler, CLIENT_IP_HEADER, type Auth, type AuthSettings, type SessionUser } from './auth/auth.js';
 export * from './users/users.js';
 export * from './accounts/accounts.js';
 export * from './pipelines/document.js';

@@ -5,6 +5,9 @@ import { fromNodeHeaders, toNodeHandler } from 'better-auth/node';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { eq } from 'drizzle-orm';
 
+/** Header the control-plane server sets to the peer address before auth routes run. */
+export const CLIENT_IP_HEADER = 'x-fleet-client-ip';
+
 /** Settings of the operators' sign-in. */
 export interface AuthSettings {
   database: DatabaseHandle;
@@ -51,7 +54,9 @@ export function createAuth(settings: AuthSettings) {
       max: 600,
       customRules: { '/sign-in/email': { window: 60, max: settings.signInPerMinute ?? 10 } },
     },
-    advanced: { cookiePrefix: 'fleet' },
+    // The server sets x-fleet-client-ip from the socket (replacing any client value): rate limits
+    // and sessions key on the real peer, and clients cannot spoof it.
+    advanced: { cookiePrefix: 'fleet', ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] } },
     databaseHooks: {
       session: {
         create: {

@@ -5,6 +5,7 @@ import {
   generateCliCommands,
   generatePermissionsPolicy,
   generateTrustPolicy,
+  mergeStatements,
   IamGenerationError,
   isTemplateKey,
   parseArn,
@@ -34,6 +35,7 @@ export interface TemplateView {
   name: string;
   kind: 'permissions' | 'trust';
   description: string;
+  /** True while the text is the built-in one (never edited, or reset to it). */
   builtin: boolean;
   /** 0 = the built-in text, never edited. */
   version: number;
@@ -63,7 +65,7 @@ export async function listTemplates(ctx: { db: Db }): Promise<TemplateView[]> {
       name: spec.name,
       kind: spec.kind,
       description: spec.description,
-      builtin: true,
+      builtin: body === spec.text,
       version: row?.currentVersion ?? 0,
       body,
       placeholders: spec.placeholders.map((p) => ({ name: p, description: PLACEHOLDERS[p]?.description ?? '' })),
@@ -218,7 +220,9 @@ export async function policiesForPipeline(ctx: { db: Db }, input: PolicyRequest)
   const assumePolicy = crossAccount.length
     ? generate('permissions (assume writer roles)', () => generateAssumeRolePolicy({ partition: collectorPartition, targetRoleArns: crossAccount.map((c) => c.roleArn), templates }))
     : null;
-  const collectorPermissions = permissions ?? assumePolicy;
+  // The agents' own role needs both what it writes directly and sts:AssumeRole on writer roles.
+  const collectorPermissions: IamPolicyDocument | null =
+    permissions && assumePolicy ? { ...permissions, Statement: mergeStatements([...permissions.Statement, ...assumePolicy.Statement]) } : (permissions ?? assumePolicy);
   if (ec2 && collectorPermissions) {
     const c = generate('cli', () => generateCliCommands({ roleName: req.roleName, trustPolicy: ec2, permissionsPolicy: collectorPermissions, policyName: `${req.roleName}-write`, instanceProfile: true }));
     if (c) commands.push(...c);
@@ -233,7 +237,7 @@ export async function policiesForPipeline(ctx: { db: Db }, input: PolicyRequest)
     pipeline: p.name,
     version: v.version,
     collectorRoleArn: collectorRoleArn ?? null,
-    permissions: permissions ? { json: pretty(permissions), statements: permissions.Statement.length } : collectorPermissions ? { json: pretty(collectorPermissions), statements: collectorPermissions.Statement.length } : null,
+    permissions: collectorPermissions ? { json: pretty(collectorPermissions), statements: collectorPermissions.Statement.length } : null,
     trust: {
       ec2: ec2 ? pretty(ec2) : null,
       irsa: irsa ? pretty(irsa) : null,

@@ -1,0 +1,8 @@
+import type { Metadata } from 'next';
+import { PipelinesView } from './list-view';
+
+export const metadata: Metadata = { title: 'Pipelines' };
+
+export default function PipelinesPage() {
+  return <PipelinesView />;
+}
