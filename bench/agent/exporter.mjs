@@ -15,6 +15,7 @@
 //
 // Protocol with the parent: once listening, sends {port} over the IPC channel. GET /stats
 // returns {scrapes, bytes, series, bodyBytes}. Exits when the parent goes away.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 
 const SERIES = Number(process.argv[2] ?? 100_000);

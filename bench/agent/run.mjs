@@ -18,9 +18,12 @@
 //        fleet-agent: node apps/agent/bin/fleet-agent.js run --config … --data-dir … --listen 127.0.0.1:0
 //        Prometheus:  /usr/bin/prometheus --enable-feature=agent --config.file=… --storage.agent.path=…
 //                     --web.listen-address=127.0.0.1:<free port>
-//  4. After a warm-up (BENCH_WARMUP_S, default 30 s) comes the measurement window
-//     (BENCH_DURATION_S, default 180 s; keep it a multiple of the 5 s scrape interval so the
-//     window holds a whole number of scrapes). At both ends we read, in this order:
+//  4. After a warm-up (BENCH_WARMUP_S, default 30 s, extended until one whole scrape has been
+//     delivered) comes the measurement window (BENCH_DURATION_S, default 180 s; keep it a
+//     multiple of the 5 s scrape interval). Both edges of the window are placed at a quiet moment
+//     — the sink has received nothing for 0.6 s, i.e. one scrape is fully delivered and the next
+//     not yet begun — so the window holds whole scrape→deliver cycles (36 of them by default) and
+//     the samples counted match the CPU spent. At both ends we read, in this order:
 //       - the process's CPU time, utime+stime from /proc/<pid>/stat (it covers every thread of
 //         the process, including threads that already exited), in clock ticks (getconf CLK_TCK);
 //       - per-thread CPU from /proc/<pid>/task/*/stat, grouped by thread name (diagnostic only);
@@ -49,14 +52,21 @@
 //   BENCH_WARMUP_S (30)  BENCH_DURATION_S (180)  BENCH_SERIES (100000)
 //   BENCH_ONLY=fleet|prometheus   run one system only
 //   BENCH_PROFILE=1      run fleet-agent under `node --cpu-prof`, print the top 15 functions by
-//                        self time (and by file / inclusive time in project code) within the
-//                        measurement window. Profiling adds overhead: its CPU figures are not the
-//                        ones to judge by.
+//                        self time with their main callers (and by file / inclusive time in
+//                        project code) within the measurement window, and keep the profile as
+//                        bench/agent/fleet-agent.cpuprofile (git-ignored; opens in Chrome DevTools).
+//                        The profile is of the main JS thread only: GC work on V8's helper threads
+//                        shows in the per-thread CPU line, not in it. Profiling adds overhead
+//                        (incl. a v8:ProfEvntProc thread): its CPU figures are not the ones to judge by.
 //   BENCH_PROMETHEUS     path of the Prometheus binary (/usr/bin/prometheus)
+//   BENCH_NODE_FLAGS     extra node flags for fleet-agent, e.g. "--single-threaded-gc" (to see
+//                        how much of the CPU on other threads is GC) or "--max-semi-space-size=32"
 //
 // Every child process is killed at the end, on errors and on Ctrl-C; temp dirs are removed.
+/* eslint-disable no-console -- a benchmark that reports to the terminal */
+/* global setTimeout, clearTimeout, setInterval, clearInterval, fetch, AbortSignal -- Node 20 globals */
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,15 +94,21 @@ const SERIES = Math.round(envNumber('BENCH_SERIES', 100_000));
 const ONLY = process.env.BENCH_ONLY || '';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PROMETHEUS_BIN = process.env.BENCH_PROMETHEUS || '/usr/bin/prometheus';
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 if (ONLY && ONLY !== 'fleet' && ONLY !== 'prometheus') throw new Error(`BENCH_ONLY=${ONLY}: expected fleet or prometheus`);
 
 const SCRAPE_INTERVAL_S = 5;
 const SCRAPE_TIMEOUT_S = 4;
 /** Synthetic series both systems add per scrape: up, scrape_duration_seconds, scrape_samples_scraped, …_post_metric_relabeling, scrape_series_added. */
 const REPORT_SERIES = 5;
+/** A pause in deliveries this long marks the end of one scrape's delivery (window edges). */
+const QUIET_MS = 600;
+/** How much longer than BENCH_WARMUP_S to wait for the first whole scrape to be delivered. */
+const MAX_EXTRA_WARMUP_S = 180;
 const TARGETS = { prometheusReferenceCpuPerMillion: 5.5, rssMiB: 190 };
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const RESULTS_FILE = path.join(HERE, 'results.json');
+const PROFILE_COPY = path.join(HERE, 'fleet-agent.cpuprofile');
 
 const log = (msg) => console.log(`[bench] ${msg}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -254,15 +270,20 @@ function threadTicks(pid) {
   return out;
 }
 
-/** CPU seconds per thread name between two readings (threads that exited in between are missing). */
-function threadBreakdown(before, after) {
+/**
+ * CPU seconds per thread name between two readings (threads that exited in between are missing).
+ * The main thread (tid = pid) is reported as `main`: Node's other threads (V8 GC helpers and
+ * compiler, libuv pool) all inherit the name "node" on Node 20.
+ */
+function threadBreakdown(pid, before, after) {
   const byName = new Map();
   for (const [tid, t] of after) {
     const delta = (t.ticks - (before.get(tid)?.ticks ?? 0)) / CLK_TCK;
-    const e = byName.get(t.comm) ?? { threads: 0, cpuSeconds: 0 };
+    const name = tid === String(pid) ? `main(${t.comm})` : t.comm;
+    const e = byName.get(name) ?? { threads: 0, cpuSeconds: 0 };
     e.threads++;
     e.cpuSeconds += delta;
-    byName.set(t.comm, e);
+    byName.set(name, e);
   }
   return [...byName].map(([name, e]) => ({ name, threads: e.threads, cpuSeconds: round(e.cpuSeconds, 2) })).sort((a, b) => b.cpuSeconds - a.cpuSeconds);
 }
@@ -302,13 +323,23 @@ remote_write:
 `;
 }
 
-/** Keeps the last lines a child printed (for error reports) and lets callers wait for a line. */
-function captureLines(stream, keep = 40) {
+/**
+ * Keeps the last lines a child printed (for error reports), counts its warnings and errors by
+ * message (pino JSON `"level":40/50` or logfmt `level=warn/error`), and lets callers wait for a line.
+ */
+function captureLines(stream, warnings, keep = 40) {
   const lines = [];
   const waiters = [];
   readline.createInterface({ input: stream }).on('line', (line) => {
     lines.push(line);
     if (lines.length > keep) lines.shift();
+    if (/"level":(40|50|60)|level=(warn|error)/.test(line)) {
+      const msg = line
+        .replace(/"time":"[^"]*",?|ts=\S+ ?|caller=\S+ ?/g, '')
+        .replace(/\d{4,}/g, 'N')
+        .slice(0, 300);
+      warnings.set(msg, (warnings.get(msg) ?? 0) + 1);
+    }
     for (const w of [...waiters]) {
       if (w.test(line)) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -322,14 +353,38 @@ function captureLines(stream, keep = 40) {
   };
 }
 
+/**
+ * Waits until the sink has received nothing for QUIET_MS (polling it every 50 ms), i.e. until
+ * the system has delivered its last scrape and waits for the next one. Both ends of the window
+ * are put at such moments, so the window covers whole scrape→deliver cycles: the samples counted
+ * and the CPU spent on them belong together (no half-delivered scrape at either edge). Gives up
+ * after two scrape intervals (a system that never goes quiet is backlogged) and returns false.
+ */
+async function waitForQuietSink(sinkUrl) {
+  const giveUpAt = Date.now() + 2 * SCRAPE_INTERVAL_S * 1000;
+  let last = (await getJson(`${sinkUrl}/stats`)).samples;
+  let changedAt = Date.now();
+  while (Date.now() < giveUpAt) {
+    await sleep(50);
+    const now = (await getJson(`${sinkUrl}/stats`)).samples;
+    if (now !== last) {
+      last = now;
+      changedAt = Date.now();
+    } else if (Date.now() - changedAt >= QUIET_MS) return true;
+  }
+  log('note: the sink never went quiet for the window edge (backlogged system?)');
+  return false;
+}
+
 /** Starts fleet-agent; resolves once it logged "agent started" (with its telemetry URL). */
 async function startFleet(dir, configFile) {
   const profDir = path.join(dir, 'cpuprof');
-  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const nodeArgs = [...NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const args = [...nodeArgs, path.join(ROOT, 'apps/agent/bin/fleet-agent.js'), 'run', '--config', configFile, '--data-dir', path.join(dir, 'data'), '--listen', '127.0.0.1:0'];
   const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } }));
-  const out = captureLines(child.stdout);
-  const err = captureLines(child.stderr);
+  const warnings = new Map();
+  const out = captureLines(child.stdout, warnings);
+  const err = captureLines(child.stderr, warnings);
   const started = await Promise.race([
     out.waitFor((l) => l.includes('"msg":"agent started"')),
     new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`fleet-agent exited during start-up (code ${code}):\n${[...out.lines, ...err.lines].join('\n')}`)))),
@@ -343,6 +398,7 @@ async function startFleet(dir, configFile) {
     label: 'fleet-agent',
     version,
     child,
+    warnings,
     output: () => [...out.lines, ...err.lines].join('\n'),
     metricsUrl: `${telemetry}/metrics`,
     profDir: PROFILE ? profDir : null,
@@ -354,9 +410,14 @@ async function startFleet(dir, configFile) {
         failed: 0,
         retried: metricSum(text, 'fleet_agent_remote_samples_retried_total'),
         pending: metricSum(text, 'fleet_agent_remote_samples_pending'),
-        scraped: metricSum(text, 'fleet_agent_samples_scraped_total'),
         shards: metricSum(text, 'fleet_agent_remote_shards'),
+        scrapeErrors: metricSum(text, 'fleet_agent_target_scrape_errors_total'),
         dropReasons: dropReasons(text),
+        memory: {
+          heapUsedMiB: round(metricSum(text, 'fleet_agent_nodejs_heap_size_used_bytes') / MiB, 1),
+          heapTotalMiB: round(metricSum(text, 'fleet_agent_nodejs_heap_size_total_bytes') / MiB, 1),
+          externalMiB: round(metricSum(text, 'fleet_agent_nodejs_external_memory_bytes') / MiB, 1),
+        },
       };
     },
   };
@@ -373,8 +434,9 @@ async function startPrometheus(dir, configFile) {
   const port = await freePort();
   const args = ['--enable-feature=agent', `--config.file=${configFile}`, `--storage.agent.path=${path.join(dir, 'prom-agent')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=info'];
   const child = track(spawn(PROMETHEUS_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
-  const out = captureLines(child.stdout);
-  const err = captureLines(child.stderr);
+  const warnings = new Map();
+  const out = captureLines(child.stdout, warnings);
+  const err = captureLines(child.stderr, warnings);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -393,6 +455,7 @@ async function startPrometheus(dir, configFile) {
     version,
     child,
     base,
+    warnings,
     output: () => [...out.lines, ...err.lines].join('\n'),
     metricsUrl: `${base}/metrics`,
     profDir: null,
@@ -404,9 +467,14 @@ async function startPrometheus(dir, configFile) {
         failed: metricSum(text, 'prometheus_remote_storage_samples_failed_total'),
         retried: metricSum(text, 'prometheus_remote_storage_samples_retried_total'),
         pending: metricSum(text, 'prometheus_remote_storage_samples_pending'),
-        scraped: metricSum(text, 'prometheus_agent_samples_appended_total'),
         shards: metricSum(text, 'prometheus_remote_storage_shards'),
+        scrapeErrors: NaN,
         dropReasons: {},
+        memory: {
+          heapInuseMiB: round(metricSum(text, 'go_memstats_heap_inuse_bytes') / MiB, 1),
+          heapSysMiB: round(metricSum(text, 'go_memstats_heap_sys_bytes') / MiB, 1),
+          sysMiB: round(metricSum(text, 'go_memstats_sys_bytes') / MiB, 1),
+        },
       };
     },
   };
@@ -462,13 +530,31 @@ async function runSystem(kind) {
   };
 
   try {
-    await sleep(WARMUP_S * 1000);
-    alive();
-    const warm = await getJson(`${sink.url}/stats`);
-    if (warm.samples === 0) throw new Error(`nothing delivered to the sink after the ${WARMUP_S} s warm-up:\n${sys.output()}`);
-    log(`warm-up done: ${warm.samples} samples delivered so far; measuring for ${DURATION_S} s`);
+    // Warm-up: BENCH_WARMUP_S, but the window only starts once one whole scrape's worth of
+    // samples has reached the sink (so start-up trouble is reported, not averaged into the
+    // steady state); that time is reported as `firstFullScrapeDeliveredS`.
+    const warmupEnd = Date.now() + WARMUP_S * 1000;
+    const gateDeadline = warmupEnd + MAX_EXTRA_WARMUP_S * 1000;
+    let firstFull = null;
+    let warned = false;
+    let warm;
+    for (;;) {
+      await sleep(1000);
+      alive();
+      warm = await getJson(`${sink.url}/stats`);
+      if (firstFull === null && warm.samples >= SERIES) firstFull = (Date.now() - startedAt) / 1000;
+      if (Date.now() < warmupEnd) continue;
+      if (firstFull !== null) break;
+      if (Date.now() > gateDeadline) throw new Error(`no whole scrape delivered within ${WARMUP_S + MAX_EXTRA_WARMUP_S} s (sink has ${warm.samples} samples):\n${sys.output()}`);
+      if (!warned) log(`warm-up over but no whole scrape delivered yet (${warm.samples} samples): waiting up to ${MAX_EXTRA_WARMUP_S} s more`);
+      warned = true;
+    }
+    const warmupS = (Date.now() - startedAt) / 1000;
+    log(`warm-up done after ${warmupS.toFixed(0)} s (first whole scrape delivered after ${firstFull.toFixed(1)} s; ${warm.samples} samples so far); measuring for ${DURATION_S} s`);
 
-    // --- window start: CPU first (cheapest, most time-sensitive), then counters.
+    // --- window start, at a quiet moment (see waitForQuietSink); CPU first (cheapest, most
+    // time-sensitive), then counters.
+    const quietStart = await waitForQuietSink(sink.url);
     sampleRss();
     phase = 'window';
     const t0 = process.hrtime.bigint();
@@ -478,7 +564,7 @@ async function runSystem(kind) {
     const exp0 = await getJson(`${exporter.url}/stats`);
     const self0 = sys.readCounters(await getText(sys.metricsUrl));
 
-    const endAt = Date.now() + DURATION_S * 1000;
+    const endAt = Date.now() + DURATION_S * 1000 - QUIET_MS;
     while (Date.now() < endAt) {
       await sleep(Math.min(30_000, endAt - Date.now()));
       alive();
@@ -488,7 +574,8 @@ async function runSystem(kind) {
       }
     }
 
-    // --- window end, same order.
+    // --- window end, at the next quiet moment, same order.
+    const quietEnd = await waitForQuietSink(sink.url);
     const t1 = process.hrtime.bigint();
     const cpu1 = processCpuSeconds(pid);
     const threads1 = threadTicks(pid);
@@ -510,9 +597,12 @@ async function runSystem(kind) {
       version: sys.version,
       pid,
       windowSeconds: round(windowS, 2),
+      windowAlignedToQuietSink: quietStart && quietEnd,
       cpuSeconds: round(cpuS, 2),
       cpuCores: round(cpuS / windowS, 3),
       cpuSecondsBeforeWindow: round(cpu0, 2),
+      firstFullScrapeDeliveredS: round(firstFull, 1),
+      warmupSeconds: round(warmupS, 1),
       samplesDelivered: delivered,
       samplesPerSecond: round(delivered / windowS, 0),
       cpuSecondsPerMillionSamples: delivered > 0 ? round(cpuS / (delivered / 1e6), 3) : null,
@@ -535,15 +625,29 @@ async function runSystem(kind) {
       pendingAtEnd: self1.pending,
       newestDeliveredAgeMs: lagMs,
       shards: self1.shards,
-      threads: threadBreakdown(threads0, threads1).slice(0, 8),
+      scrapeErrors: { sinceStart: self1.scrapeErrors, inWindow: self1.scrapeErrors - self0.scrapeErrors },
+      memoryAtEnd: self1.memory,
+      threads: threadBreakdown(pid, threads0, threads1).slice(0, 8),
       ...(queueConfig ? { queueConfig } : {}),
       profiled: kind === 'fleet' && PROFILE,
     };
     clearInterval(rssTimer);
 
+    // Warnings logged up to here (what a system logs about its own shutdown is not counted).
+    const warnings = [...sys.warnings].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([message, count]) => ({ count, message }));
+    // Stop at a quiet moment: once nothing is pending (up to 15 s), so that a stop that cannot
+    // complete while a send queue is full does not lose the CPU profile. After the window, so
+    // this polling is not measured.
+    for (const quietBy = Date.now() + 15_000; Date.now() < quietBy; await sleep(100)) {
+      const pending = sys.readCounters(await getText(sys.metricsUrl)).pending;
+      if (!(pending > 0)) break;
+    }
     log(`stopping ${sys.label}`);
-    const { graceful } = await stopChild(sys.child, PROFILE && kind === 'fleet' ? 60_000 : 15_000);
-    if (!graceful) log(`${sys.label} did not stop within the grace period: killed`);
+    const stopStart = Date.now();
+    const { graceful } = await stopChild(sys.child, PROFILE && kind === 'fleet' ? 90_000 : 30_000);
+    result.stop = { graceful, seconds: round((Date.now() - stopStart) / 1000, 1) };
+    if (!graceful) log(`${sys.label} did not stop within the grace period: killed. Last output:\n${sys.output().split('\n').slice(-5).join('\n')}`);
+    result.warnings = warnings;
     if (sys.profDir) {
       result.profile = analyseProfile(sys.profDir, t0, t1);
     }
@@ -612,6 +716,7 @@ function analyseProfile(profDir, t0, t1) {
     return `${cf.functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
   };
   const self = new Map();
+  const callers = new Map(); // self key → Map(caller key → µs)
   const byFile = new Map();
   const inclusive = new Map();
   let idle = 0;
@@ -625,6 +730,13 @@ function analyseProfile(profDir, t0, t1) {
     total += us;
     const k = key(n);
     self.set(k, (self.get(k) ?? 0) + us);
+    const p = parent.get(id);
+    if (p !== undefined) {
+      const m = callers.get(k) ?? new Map();
+      const pk = key(nodes.get(p));
+      m.set(pk, (m.get(pk) ?? 0) + us);
+      callers.set(k, m);
+    }
     const file = n.callFrame.url ? shortUrl(n.callFrame.url) : name || '(native)';
     byFile.set(file, (byFile.get(file) ?? 0) + us);
     // Inclusive: every distinct function on the stack, once.
@@ -643,12 +755,20 @@ function analyseProfile(profDir, t0, t1) {
       .slice(0, n)
       .map(([name, us]) => ({ name, ms: round(us / 1000, 0), percent: round((100 * us) / total, 1) }));
   const projectCode = (k) => / (apps|packages)\//.test(k);
+  const topSelf = top(self, 15).map((f) => {
+    const m = callers.get(f.name);
+    const sum = m ? [...m.values()].reduce((a, b) => a + b, 0) : 0;
+    const by = m ? [...m].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([name, us]) => `${name} (${round((100 * us) / sum, 0)}%)`) : [];
+    return { ...f, calledFrom: by };
+  });
+  // Keep the raw profile for Chrome DevTools / speedscope (git-ignored).
+  copyFileSync(path.join(profDir, files[0]), PROFILE_COPY);
   return {
-    file: files[0],
+    file: path.relative(ROOT, PROFILE_COPY),
     window: inWindow ? 'measurement window' : 'whole profile (window not found in profile)',
     busyMs: round(total / 1000, 0),
     idleMs: round(idle / 1000, 0),
-    topSelf: top(self, 15),
+    topSelf,
     topFiles: top(byFile, 12),
     topInclusiveProjectCode: top(inclusive, 20, projectCode),
   };
@@ -681,6 +801,10 @@ function printTable(results) {
     ['  compressed bytes per sample', (r) => r.compressedBytesPerSample],
     ['  uncompressed bytes per sample', (r) => r.uncompressedBytesPerSample],
     ['shards at end', (r) => r.shards],
+    ['first whole scrape delivered after (s)', (r) => r.firstFullScrapeDeliveredS],
+    ['scrape errors (since start / in window)', (r) => (Number.isNaN(r.scrapeErrors.sinceStart) ? '–' : `${r.scrapeErrors.sinceStart} / ${r.scrapeErrors.inWindow}`)],
+    ['warnings/errors logged', (r) => r.warnings.reduce((n, w) => n + w.count, 0)],
+    ['stop on SIGTERM (s)', (r) => `${r.stop.seconds}${r.stop.graceful ? '' : ' (KILLED)'}`],
   ];
   const header = ['', ...systems.map((r) => (r.profiled ? `${r.system} (PROFILED)` : r.system))];
   const body = rows.map(([label, get]) => [label, ...systems.map((r) => fmt(get(r)))]);
@@ -693,6 +817,8 @@ function printTable(results) {
   for (const row of body) console.log(line(row));
   for (const r of systems) {
     console.log(`\n${r.system} CPU by thread name in the window: ${r.threads.map((t) => `${t.name}×${t.threads} ${t.cpuSeconds}s`).join(', ')}`);
+    console.log(`${r.system} memory at end (own metrics): ${JSON.stringify(r.memoryAtEnd)}`);
+    for (const w of r.warnings) console.log(`${r.system} logged ${w.count}×: ${w.message}`);
     if (r.queueConfig) console.log(`${r.system} effective queue_config: ${JSON.stringify(r.queueConfig)}`);
   }
 }
@@ -723,7 +849,10 @@ function printProfile(profile) {
   }
   console.log(`fleet-agent CPU profile (${profile.file}; ${profile.window}; main thread busy ${profile.busyMs} ms, idle ${profile.idleMs} ms)`);
   console.log('Top 15 functions by self time:');
-  profile.topSelf.forEach((f, i) => console.log(`  ${String(i + 1).padStart(2)}. ${String(f.percent).padStart(5)}%  ${String(f.ms).padStart(7)} ms  ${f.name}`));
+  profile.topSelf.forEach((f, i) => {
+    console.log(`  ${String(i + 1).padStart(2)}. ${String(f.percent).padStart(5)}%  ${String(f.ms).padStart(7)} ms  ${f.name}`);
+    if (f.calledFrom.length) console.log(`                         ← ${f.calledFrom.join(', ')}`);
+  });
   console.log('Self time by file:');
   for (const f of profile.topFiles) console.log(`      ${String(f.percent).padStart(5)}%  ${String(f.ms).padStart(7)} ms  ${f.name}`);
   console.log('Inclusive time, project code (apps/, packages/):');
@@ -734,11 +863,32 @@ function printProfile(profile) {
 // Main
 // ---------------------------------------------------------------------------------------------
 
+/** Which fleet-agent was measured: commit, uncommitted changes under the agent's sources, build time. */
+function provenance() {
+  const git = (args) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  let distBuiltAt = null;
+  try {
+    distBuiltAt = statSync(path.join(ROOT, 'apps/agent/dist/cli/main.js')).mtime.toISOString();
+  } catch {
+    /* not built */
+  }
+  const dirty = git(['status', '--porcelain', '--', 'apps/agent', 'packages/pipeline', 'packages/aws']);
+  return { commit: git(['rev-parse', '--short', 'HEAD']), uncommittedAgentFiles: dirty === null ? null : dirty.split('\n').filter(Boolean), distBuiltAt };
+}
+
 async function main() {
   const systems = ONLY ? [ONLY] : ['fleet', 'prometheus'];
-  log(`bench:agent — ${systems.join(' + ')}, ${SERIES} series, warm-up ${WARMUP_S} s, window ${DURATION_S} s${PROFILE ? ', fleet-agent CPU-profiled' : ''}`);
+  log(`bench:agent — ${systems.join(' + ')}, ${SERIES} series, warm-up ${WARMUP_S} s, window ${DURATION_S} s${PROFILE ? ', fleet-agent CPU-profiled' : ''}${NODE_FLAGS.length ? `, fleet-agent node flags: ${NODE_FLAGS.join(' ')}` : ''}`);
   if (DURATION_S % SCRAPE_INTERVAL_S !== 0) log(`note: the window is not a multiple of the ${SCRAPE_INTERVAL_S} s scrape interval; per-sample figures get edge noise`);
   const loadBefore = os.loadavg();
+  const source = provenance();
+  log(`fleet-agent from commit ${source.commit}${source.uncommittedAgentFiles?.length ? ` + ${source.uncommittedAgentFiles.length} uncommitted file(s) under apps/agent, packages/` : ''}, dist built ${source.distBuiltAt}`);
   const results = {};
   for (const kind of systems) results[kind] = await runSystem(kind);
 
@@ -756,7 +906,8 @@ async function main() {
 
   const doc = {
     generatedAt: new Date().toISOString(),
-    settings: { series: SERIES, warmupSeconds: WARMUP_S, windowSeconds: DURATION_S, scrapeIntervalSeconds: SCRAPE_INTERVAL_S, scrapeTimeoutSeconds: SCRAPE_TIMEOUT_S, only: ONLY || null, profile: PROFILE },
+    settings: { nodeFlags: NODE_FLAGS, series: SERIES, warmupSeconds: WARMUP_S, windowSeconds: DURATION_S, scrapeIntervalSeconds: SCRAPE_INTERVAL_S, scrapeTimeoutSeconds: SCRAPE_TIMEOUT_S, only: ONLY || null, profile: PROFILE },
+    agentSource: source,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryGiB: round(os.totalmem() / 1024 ** 3, 1), node: process.version, clkTck: CLK_TCK, loadAvgBefore: loadBefore.map((l) => round(l, 2)), loadAvgAfter: os.loadavg().map((l) => round(l, 2)) },
     targets: { cpuSecondsPerMillionNoWorseThan: 'prometheus (this run) or reference', prometheusReferenceCpuPerMillion: TARGETS.prometheusReferenceCpuPerMillion, rssMiB: TARGETS.rssMiB },
     results,

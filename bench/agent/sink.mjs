@@ -11,6 +11,7 @@
 // Protocol with the parent: once listening, sends {port} over the IPC channel. GET /stats
 // returns {requests, samples, series, bytes, rawBytes, errors, maxTs}. Exits when the parent
 // goes away.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import snappy from 'snappyjs';
 

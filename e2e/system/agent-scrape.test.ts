@@ -164,4 +164,17 @@ remote_write:
     await eventually('recovery', () => lastUp('flaky') === 1 && receiver.samples('ok_metric').some((s) => s.sample.value === 2));
     expect(await agent.metric('fleet_agent_target_scrape_errors_total', { job: 'flaky' })).toBeGreaterThan(0);
   });
+
+  it('takes a large first scrape whole (columns grow while appending)', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `big_metric{i="${i}"} ${i}`).join('\n');
+    await exporter(`${lines}\n`);
+    await run(`  - job_name: big
+    static_configs: [{ targets: ['${exporters[0]!.target}'] }]
+`);
+    await eventually('the first scrape delivered', () => upOf('big').length > 0);
+    expect(upOf('big')[0]!.sample.value).toBe(1);
+    const first = receiver.samples('big_metric');
+    await eventually('all 5000 series', () => new Set(receiver.samples('big_metric').map((s) => s.labels.i)).size === 5000);
+    expect(first.every((s) => s.sample.value === Number(s.labels.i))).toBe(true);
+  });
 });

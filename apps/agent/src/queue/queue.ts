@@ -100,7 +100,10 @@ export class RemoteWriteQueue {
             continue;
           }
           const shard = this.shards[ref % this.shards.length]!;
-          if (shard.full) await shard.space();
+          if (shard.full) {
+            await shard.space();
+            if (this.stopping) return; // the rest stays in the WAL
+          }
           shard.push(labels, ts, value, stale, r.pending);
         }
         this.resharding.samplesIn += r.count;

@@ -236,14 +236,13 @@ export class ScrapeLoop {
   }
 
   private push(ref: number, ts: number, value: number, stale = false): void {
+    if (this.columns.count === this.columns.refs.length) this.grow();
     const c = this.columns;
-    if (c.count === c.refs.length) this.grow();
     const i = c.count++;
     c.refs[i] = ref;
     c.timestamps[i] = ts;
-    const view = new DataView(c.valueBits.buffer, i * 8, 8);
-    if (stale) writeStaleNaN(view, 0);
-    else view.setFloat64(0, value, true);
+    if (stale) writeStaleNaN(c.valueView, i * 8);
+    else c.valueView.setFloat64(i * 8, value, true);
   }
 
   private grow(): void {

@@ -88,11 +88,14 @@ export interface SampleColumns {
   refs: Uint32Array;
   timestamps: Float64Array;
   valueBits: Uint8Array;
+  /** A view over `valueBits` for writing values (one per columns: no allocation per sample). */
+  valueView: DataView;
 }
 
 /** Allocates columns for up to `capacity` samples. */
 export function allocColumns(capacity: number): SampleColumns {
-  return { count: 0, refs: new Uint32Array(capacity), timestamps: new Float64Array(capacity), valueBits: new Uint8Array(capacity * 8) };
+  const valueBits = new Uint8Array(capacity * 8);
+  return { count: 0, refs: new Uint32Array(capacity), timestamps: new Float64Array(capacity), valueBits, valueView: new DataView(valueBits.buffer) };
 }
 
 /** A decoded record and where it ends in its segment. */
