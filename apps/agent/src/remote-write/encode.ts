@@ -10,7 +10,6 @@
 import type { Label } from '@fleet/pipeline';
 import { writeStaleNaN } from '../series/stale.js';
 
-const utf8 = new TextEncoder();
 
 function varintSize(n: number): number {
   let size = 1;
@@ -48,30 +47,31 @@ function int64Size(n: number): number {
 
 /**
  * The encoded `labels` fields of a TimeSeries (field 1, repeated). Labels must already be sorted,
- * unique and non-empty: the remote-write spec requires it.
+ * unique and non-empty: the remote-write spec requires it. Encoded in place (no temporaries).
  */
 export function encodeLabels(labels: readonly Label[]): Uint8Array {
-  const parts = labels.map((l) => {
-    const name = utf8.encode(l.name);
-    const value = utf8.encode(l.value);
-    const inner = 1 + varintSize(name.length) + name.length + 1 + varintSize(value.length) + value.length;
-    return { name, value, inner };
-  });
-  const total = parts.reduce((s, p) => s + 1 + varintSize(p.inner) + p.inner, 0);
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const p of parts) {
-    out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, p.inner);
-    out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, p.name.length);
-    out.set(p.name, pos);
-    pos += p.name.length;
-    out[pos++] = 0x12;
-    pos = writeVarint(out, pos, p.value.length);
-    out.set(p.value, pos);
-    pos += p.value.length;
+  let total = 0;
+  const sizes: number[] = [];
+  for (const l of labels) {
+    const n = Buffer.byteLength(l.name);
+    const v = Buffer.byteLength(l.value);
+    const inner = 1 + varintSize(n) + n + 1 + varintSize(v) + v;
+    sizes.push(n, v, inner);
+    total += 1 + varintSize(inner) + inner;
   }
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  labels.forEach((l, i) => {
+    const [n, v, inner] = [sizes[i * 3]!, sizes[i * 3 + 1]!, sizes[i * 3 + 2]!];
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, inner);
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, n);
+    pos += out.write(l.name, pos, 'utf8');
+    out[pos++] = 0x12;
+    pos = writeVarint(out, pos, v);
+    pos += out.write(l.value, pos, 'utf8');
+  });
   return out;
 }
 

@@ -17,7 +17,6 @@ export const RECORD_SAMPLES = 2;
 export const HEADER_BYTES = 9;
 export const SAMPLE_BYTES = 20;
 
-const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
 function frame(type: number, payload: Uint8Array): Uint8Array {
@@ -30,29 +29,27 @@ function frame(type: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A SERIES record announcing ids and their labels. */
+/** A SERIES record announcing ids and their labels (encoded in place: no temporary arrays). */
 export function encodeSeriesRecord(series: ReadonlyArray<{ ref: number; labels: readonly Label[] }>): Uint8Array {
-  const encoded = series.map((s) => ({ ref: s.ref, labels: s.labels.map((l) => [utf8.encode(l.name), utf8.encode(l.value)] as const) }));
   let size = 4;
-  for (const s of encoded) {
+  for (const s of series) {
     size += 6;
-    for (const [n, v] of s.labels) size += 2 + n.length + 4 + v.length;
+    for (const l of s.labels) size += 6 + Buffer.byteLength(l.name) + Buffer.byteLength(l.value);
   }
-  const payload = new Uint8Array(size);
-  const view = new DataView(payload.buffer);
-  view.setUint32(0, encoded.length, true);
+  const payload = Buffer.allocUnsafe(size);
+  payload.writeUInt32LE(series.length, 0);
   let pos = 4;
-  for (const s of encoded) {
-    view.setUint32(pos, s.ref, true);
-    view.setUint16(pos + 4, s.labels.length, true);
+  for (const s of series) {
+    payload.writeUInt32LE(s.ref, pos);
+    payload.writeUInt16LE(s.labels.length, pos + 4);
     pos += 6;
-    for (const [n, v] of s.labels) {
-      view.setUint16(pos, n.length, true);
-      payload.set(n, pos + 2);
-      pos += 2 + n.length;
-      view.setUint32(pos, v.length, true);
-      payload.set(v, pos + 4);
-      pos += 4 + v.length;
+    for (const l of s.labels) {
+      const n = payload.write(l.name, pos + 2, 'utf8');
+      payload.writeUInt16LE(n, pos);
+      pos += 2 + n;
+      const v = payload.write(l.value, pos + 4, 'utf8');
+      payload.writeUInt32LE(v, pos);
+      pos += 4 + v;
     }
   }
   return frame(RECORD_SERIES, payload);
