@@ -6,6 +6,7 @@
 import { router, createCallerFactory } from './trpc.js';
 import { accountsRouter } from './routers/accounts.js';
 import { auditRouter } from './routers/audit.js';
+import { enrollmentRouter } from './routers/enrollment.js';
 import { pipelinesRouter } from './routers/pipelines.js';
 import { policiesRouter } from './routers/policies.js';
 import { systemRouter } from './routers/system.js';
@@ -19,6 +20,7 @@ export const appRouter = router({
   pipelines: pipelinesRouter,
   audit: auditRouter,
   policies: policiesRouter,
+  enrollment: enrollmentRouter,
 });
 
 /** Type of the whole API, imported (as a type only) by the browser client. */

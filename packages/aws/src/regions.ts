@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { distance as levenshtein } from 'fastest-levenshtein';
 
 /**
  * AWS regions by partition, AWS account ids and ARNs: the facts the control plane validates
@@ -110,19 +111,6 @@ export function partitionName(partition: AwsPartition): string {
   return PARTITION_INFO[partition].name;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
 
 /** The known region closest to a mistyped one (`us-east1` → `us-east-1`), when one is close enough to be the likely intent. */
 export function suggestRegion(input: string): string | undefined {
@@ -131,7 +119,7 @@ export function suggestRegion(input: string): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const { code } of AWS_REGIONS) {
-    const d = editDistance(lower, code);
+    const d = levenshtein(lower, code);
     if (d < bestDistance) [best, bestDistance] = [code, d];
   }
   return best;

@@ -15,3 +15,4 @@ export * from './accounts/accounts.js';
 export * from './pipelines/document.js';
 export * from './pipelines/pipelines.js';
 export * from './policies/policies.js';
+export * from './enrollment/tokens.js';

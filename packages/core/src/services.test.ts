@@ -2,6 +2,7 @@ import { agents, type DatabaseHandle } from '@fleet/db';
 import { describeEachDatabase } from '@fleet/db/test-support';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createAwsAccount, rotateExternalId } from './accounts/accounts.js';
+import { consumeEnrollmentToken, createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from './enrollment/tokens.js';
 import { listAudit } from './audit/audit.js';
 import type { ServiceContext } from './context.js';
 import { AppError } from './errors.js';
@@ -165,5 +166,29 @@ describeEachDatabase('control-plane services', (backend) => {
     expect(edited.trust.crossAccount[0]!.permissionsJson).toContain('"Sid": "Edited');
     await resetTemplate(ctx, 'permissions.amp');
     expect((await listTemplates(ctx)).find((t) => t.key === 'permissions.amp')).toMatchObject({ version: 2, body: before.body });
+  });
+
+  it('enrollment tokens: secret shown once and stored hashed, uses counted atomically, revocable', async () => {
+    const { token, view } = await createEnrollmentToken(ctx, { name: 'ec2 prod', expiresInHours: 24, maxUses: 3, labels: { env: 'prod' }, platform: 'ec2' });
+    expect(token).toMatch(/^fet_[\w-]{43}$/);
+    expect(view.tokenPrefix).toBe(token.slice(0, 10));
+    const listed = await listEnrollmentTokens(ctx);
+    expect(JSON.stringify(listed)).not.toContain(token.slice(10));
+    expect(listed[0]).toMatchObject({ name: 'ec2 prod', state: 'active', useCount: 0, labels: { env: 'prod' }, createdByEmail: 'ada@example.com' });
+    expect('tokenHash' in listed[0]!).toBe(false);
+    // Five enrollments race for three uses: exactly three win.
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => consumeEnrollmentToken(handle.db, token)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect((await listEnrollmentTokens(ctx))[0]).toMatchObject({ useCount: 3, state: 'used_up' });
+    const wrong = await rejects(consumeEnrollmentToken(handle.db, 'fet_wrong'));
+    expect(wrong.code).toBe('UNAUTHENTICATED');
+    const other = await createEnrollmentToken(ctx, { name: 'other', expiresInHours: 1 });
+    await revokeEnrollmentToken(ctx, other.view.id);
+    expect((await rejects(consumeEnrollmentToken(handle.db, other.token))).message).toBe('the enrollment token is revoked');
+    const expired = await rejects(consumeEnrollmentToken(handle.db, (await createEnrollmentToken(ctx, { name: 'old', expiresInHours: 1 }, new Date(Date.now() - 7_200_000))).token));
+    expect(expired.message).toBe('the enrollment token is expired');
+    const { entries } = await listAudit(ctx, { targetType: 'enrollment_token' });
+    expect(entries.map((e) => e.action)).toContain('enrollment_token.revoke');
+    expect(JSON.stringify(entries)).not.toContain(token.slice(10));
   });
 });

@@ -1,4 +1,5 @@
 import { formatJsonPath, type IamIssue, type IamPolicyKind } from './types.js';
+import { distance as levenshtein } from 'fastest-levenshtein';
 
 /** The condition operators IAM knows, without the `IfExists` suffix and set prefixes. */
 export const IAM_CONDITION_OPERATORS: readonly string[] = [
@@ -52,23 +53,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
 
 function suggestKey(key: string, allowed: readonly string[]): string {
   const lower = key.toLowerCase();
-  const match = allowed.find((k) => k.toLowerCase() === lower) ?? allowed.find((k) => k.length > 3 && distance(k.toLowerCase(), lower) <= 2);
+  const match = allowed.find((k) => k.toLowerCase() === lower) ?? allowed.find((k) => k.length > 3 && levenshtein(k.toLowerCase(), lower) <= 2);
   return match ? `; did you mean ${JSON.stringify(match)}?` : ` (allowed: ${allowed.join(', ')})`;
 }
 
@@ -258,7 +246,7 @@ function checkCondition(condition: unknown, path: Path, add: (path: Path, messag
     const p = [...path, operator];
     if (!isConditionOperator(operator)) {
       const base = operator.replace(/^(ForAllValues|ForAnyValue):/, '').replace(/IfExists$/, '');
-      const close = IAM_CONDITION_OPERATORS.find((o) => o.toLowerCase() === base.toLowerCase()) ?? IAM_CONDITION_OPERATORS.find((o) => distance(o.toLowerCase(), base.toLowerCase()) <= 2);
+      const close = IAM_CONDITION_OPERATORS.find((o) => o.toLowerCase() === base.toLowerCase()) ?? IAM_CONDITION_OPERATORS.find((o) => levenshtein(o.toLowerCase(), base.toLowerCase()) <= 2);
       add(p, `unknown condition operator ${JSON.stringify(operator)}${close ? `; did you mean ${close}?` : ' (e.g. StringEquals, StringLike, ArnLike, Bool, IpAddress, NumericLessThan; with IfExists or ForAllValues:/ForAnyValue:)'}`);
       continue;
     }
