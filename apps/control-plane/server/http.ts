@@ -2,6 +2,7 @@ import http from 'node:http';
 import { appRouter } from '@fleet/api';
 import { authRequestHandler, CLIENT_IP_HEADER, getSystemStatus, requestUser, type Auth } from '@fleet/core';
 import type { DatabaseHandle } from '@fleet/db';
+import { createGatewayHttpHandler } from '@fleet/gateway';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from './logger.js';
 
@@ -45,6 +46,7 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
   const { database, logger, version, ui } = options;
   let draining = false;
   let authHandler: { auth: Auth; handle: RequestListener } | null = null;
+  const gateway = createGatewayHttpHandler({ database, log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/api/trpc/',
@@ -79,6 +81,7 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
       return authHandler.handle(req, res);
     }
     if (pathname.startsWith('/agent/v1/')) {
+      if (await gateway(req, res, pathname, req.socket.remoteAddress ?? 'unknown')) return;
       return sendJson(res, 404, { error: `no agent endpoint at ${pathname}` });
     }
     if (ui) return ui(req, res);

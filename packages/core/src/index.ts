@@ -16,3 +16,4 @@ export * from './pipelines/document.js';
 export * from './pipelines/pipelines.js';
 export * from './policies/policies.js';
 export * from './enrollment/tokens.js';
+export * from './agents/enroll.js';
