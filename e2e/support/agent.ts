@@ -1,10 +1,11 @@
 /**
  * Runs the built `fleet-agent` CLI as a real child process and reads its self-metrics.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './control-plane.js';
+import { runLogged, startLogged } from './process.js';
 
 export const agentBin = path.join(repoRoot, 'apps/agent/bin/fleet-agent.js');
 
@@ -43,65 +44,38 @@ export function parseMetricsText(text: string): Array<{ name: string; labels: Re
   return rows;
 }
 
-/** Starts `fleet-agent <args>` and resolves once it logged "agent started". */
-export function startAgent(args: string[], env: Record<string, string | undefined>): Promise<RunningAgent> {
+function agentOptions(env: Record<string, string | undefined>) {
   assertBuilt();
-  const child = spawn(process.execPath, [agentBin, ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let buffer = '';
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.msg === 'agent started') {
-          const url = String(entry.telemetry);
-          resolve({
-            child,
-            url,
-            logs,
-            stderr: () => stderr,
-            async metric(name, labels = {}) {
-              const text = await (await fetch(`${url}/metrics`)).text();
-              return parseMetricsText(text)
-                .filter((r) => r.name === name && Object.entries(labels).every(([k, v]) => r.labels[k] === v))
-                .reduce((s, r) => s + r.value, 0);
-            },
-            async stop() {
-              if (child.exitCode === null) child.kill('SIGTERM');
-              return exited;
-            },
-            async kill() {
-              if (child.exitCode === null) child.kill('SIGKILL');
-              await exited;
-            },
-          });
-        }
-      }
-    });
-    void exited.then((code) => reject(new Error(`fleet-agent exited with ${code} before starting:\n${stderr}`)));
-  });
+  return { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } };
+}
+
+/** Starts `fleet-agent <args>` and resolves once it logged "agent started". */
+export async function startAgent(args: string[], env: Record<string, string | undefined>): Promise<RunningAgent> {
+  const { proc, entry } = await startLogged(process.execPath, [agentBin, ...args], agentOptions(env), (e) => e.msg === 'agent started');
+  const url = String(entry.telemetry);
+  return {
+    child: proc.child,
+    url,
+    logs: proc.logs,
+    stderr: proc.stderr,
+    async metric(name, labels = {}) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return parseMetricsText(text)
+        .filter((r) => r.name === name && Object.entries(labels).every(([k, v]) => r.labels[k] === v))
+        .reduce((sum, r) => sum + r.value, 0);
+    },
+    async stop() {
+      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
+      return proc.exited;
+    },
+    async kill() {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
+    },
+  };
 }
 
 /** Runs `fleet-agent <args>` to completion. */
 export function runAgentToExit(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  assertBuilt();
-  const child = spawn(process.execPath, [agentBin, ...args], { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return runLogged(process.execPath, [agentBin, ...args], agentOptions(env));
 }

@@ -2,10 +2,11 @@
  * Starts the built control-plane server (`apps/control-plane/dist/server/main.js`) as a real
  * child process on a loopback port and waits until it says where it listens.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLogged, startLogged } from './process.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const serverEntry = path.join(repoRoot, 'apps/control-plane/dist/server/main.js');
@@ -37,54 +38,33 @@ function assertBuilt(): void {
   }
 }
 
-function spawnServer(env: Record<string, string | undefined>): ChildProcess {
+function serverOptions(env: Record<string, string | undefined>) {
   assertBuilt();
-  return spawn(process.execPath, [serverEntry], {
+  return {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  };
 }
 
 /** Starts a server and resolves once it listens; rejects with its stderr if it exits first. */
-export function startControlPlane(env: Record<string, string | undefined>): Promise<RunningControlPlane> {
-  const child = spawnServer(env);
-  const logs: Array<Record<string, unknown>> = [];
-  const stdoutLines: string[] = [];
-  let stderr = '';
-  let buffer = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.startsWith('{')) {
-          if (line.trim()) stdoutLines.push(line);
-          continue;
-        }
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (typeof entry.url === 'string' && String(entry.msg).startsWith('control plane listening on')) {
-          resolve({
-            url: entry.url,
-            child,
-            logs,
-            stdoutLines,
-            setupLink: () => setupLinkIn(stdoutLines),
-            async stop() {
-              if (child.exitCode === null) child.kill('SIGTERM');
-              return exited;
-            },
-          });
-        }
-      }
-    });
-    void exited.then((code) => reject(new Error(`control plane exited with ${code} before listening: ${stderr}`)));
-  });
+export async function startControlPlane(env: Record<string, string | undefined>): Promise<RunningControlPlane> {
+  const { proc, entry } = await startLogged(
+    process.execPath,
+    [serverEntry],
+    serverOptions(env),
+    (e) => typeof e.url === 'string' && String(e.msg).startsWith('control plane listening on'),
+  );
+  return {
+    url: entry.url as string,
+    child: proc.child,
+    logs: proc.logs,
+    stdoutLines: proc.stdoutLines,
+    setupLink: () => setupLinkIn(proc.stdoutLines),
+    async stop() {
+      if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
+      return proc.exited;
+    },
+  };
 }
 
 /** The link of the line `First run: create the admin account at <link>`. */
@@ -98,12 +78,7 @@ export function setupLinkIn(lines: readonly string[]): string | undefined {
 
 /** Runs a server that is expected to refuse to start; resolves when it exits. */
 export function runToExit(env: Record<string, string | undefined>): Promise<ExitedProcess> {
-  const child = spawnServer(env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  return runLogged(process.execPath, [serverEntry], serverOptions(env));
 }
 
 /** GET a path and parse the JSON body. */
