@@ -14,7 +14,6 @@ import type * as SignatureV4Module from '@smithy/signature-v4';
 import { compress } from 'snappyjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  applyEnv,
   CredentialAuthority,
   decodeWriteRequest,
   ec2Env,
@@ -33,6 +32,7 @@ import {
   type FakeAws,
   type IssuedCredentials,
   type TimeSeriesInput,
+  envSandbox,
 } from '../support/aws/index.js';
 import { requireSdk } from '../support/aws/sdk-cjs.js';
 
@@ -66,22 +66,10 @@ afterAll(async () => {
 });
 
 // Every test runs with an isolated AWS environment, restored afterwards: the SDK reads env vars at call time.
-let restoreEnv: (() => void) | undefined;
-const scenarios: AwsScenarioEnv[] = [];
-function useEnv(env: AwsEnv): void {
-  restoreEnv?.();
-  restoreEnv = applyEnv(env);
-}
-async function useScenario(s: Promise<AwsScenarioEnv>): Promise<AwsScenarioEnv> {
-  const scenario = await s;
-  scenarios.push(scenario);
-  useEnv(scenario.env);
-  return scenario;
-}
+const sandbox = envSandbox();
+const { useEnv, useScenario } = sandbox;
 afterEach(async () => {
-  restoreEnv?.();
-  restoreEnv = undefined;
-  await Promise.all(scenarios.splice(0).map((s) => s.cleanup()));
+  await sandbox.restore();
   aws.receiver.faults.length = 0;
   aws.receiver.clockOffsetMs = 0;
 });
@@ -622,7 +610,7 @@ describe('scenario environments in a child process (the SDK default chain, as th
   }
   async function identityIn(scenario: Promise<AwsScenarioEnv>): Promise<{ accessKeyId: string; arn: string }> {
     const s = await scenario;
-    scenarios.push(s);
+    sandbox.track(s);
     const out = await runChild(s.env);
     expect(out.code, out.stderr).toBe(0);
     return JSON.parse(out.stdout) as { accessKeyId: string; arn: string };

@@ -168,3 +168,36 @@ export async function withEnv<T>(env: AwsEnv, fn: () => Promise<T> | T): Promise
     restore();
   }
 }
+
+/**
+ * Per-test AWS environment for in-process SDK calls: `useEnv`/`useScenario` apply an
+ * environment (the SDK reads env vars at call time); `restore()` (call in afterEach) puts the
+ * previous one back and cleans up scenario files.
+ */
+export function envSandbox() {
+  let restoreEnv: (() => void) | undefined;
+  const scenarios: AwsScenarioEnv[] = [];
+  const useEnv = (env: AwsEnv): void => {
+    restoreEnv?.();
+    restoreEnv = applyEnv(env);
+  };
+  return {
+    useEnv,
+    /** Cleans the scenario up in `restore()` without applying its environment here. */
+    track(scenario: AwsScenarioEnv): AwsScenarioEnv {
+      scenarios.push(scenario);
+      return scenario;
+    },
+    async useScenario(s: Promise<AwsScenarioEnv>): Promise<AwsScenarioEnv> {
+      const scenario = await s;
+      scenarios.push(scenario);
+      useEnv(scenario.env);
+      return scenario;
+    },
+    async restore(): Promise<void> {
+      restoreEnv?.();
+      restoreEnv = undefined;
+      await Promise.all(scenarios.splice(0).map((s) => s.cleanup()));
+    },
+  };
+}

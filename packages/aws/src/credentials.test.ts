@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  applyEnv,
   ec2Env,
   irsaEnv,
   isolatedAwsEnv,
@@ -17,10 +16,9 @@ import {
   startFakeAws,
   verifySigV4,
   waitUntil,
-  type AwsEnv,
-  type AwsScenarioEnv,
   type FakeAws,
   type IssuedCredentials,
+  envSandbox,
 } from '../../../e2e/support/aws/index.js';
 import { ClockOffset } from './clock.js';
 import { describeCredentialSource, ManagedCredentials, REFRESH_BEFORE_EXPIRY_MS, type CredentialSettings } from './credentials.js';
@@ -59,22 +57,10 @@ afterAll(async () => {
   await aws?.close();
 });
 
-let restoreEnv: (() => void) | undefined;
-const scenarios: AwsScenarioEnv[] = [];
-function useEnv(env: AwsEnv): void {
-  restoreEnv?.();
-  restoreEnv = applyEnv(env);
-}
-async function useScenario(s: Promise<AwsScenarioEnv>): Promise<AwsScenarioEnv> {
-  const scenario = await s;
-  scenarios.push(scenario);
-  useEnv(scenario.env);
-  return scenario;
-}
+const sandbox = envSandbox();
+const { useEnv, useScenario } = sandbox;
 afterEach(async () => {
-  restoreEnv?.();
-  restoreEnv = undefined;
-  await Promise.all(scenarios.splice(0).map((s) => s.cleanup()));
+  await sandbox.restore();
   aws.imds.faults.length = 0;
   aws.sts.faults.length = 0;
   aws.container.faults.length = 0;
