@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { AGENT_VERSION } from '../version.js';
 import { runAgentCommand } from './run.js';
 import { doctorCommand } from './doctor.js';
+import { enrollCommand, type EnrollOptions } from './enroll.js';
 import { snappyImplementation } from '../remote-write/snappy.js';
 
 const USAGE = `usage: fleet-agent <command> [options]
@@ -12,6 +13,9 @@ commands:
            (a Prometheus or Grafana Agent static-mode YAML file)
   doctor   --config FILE
            check credentials, clock skew and a signed test write for every destination
+  enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...]
+           join a control plane once (or set FLEET_SERVER / FLEET_ENROLLMENT_TOKEN); the agent id
+           and secret are kept in DIR/agent.json (mode 0600); running it again changes nothing
   version  print the agent version
   help     print this help
 
@@ -48,6 +52,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runAgentCommand(parse(rest, true));
       case 'doctor':
         return await doctorCommand(parse(rest, false));
+      case 'enroll':
+        return await enrollCommand(parseEnroll(rest));
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
@@ -97,4 +103,30 @@ function parse(args: string[], run: boolean): CommandOptions {
     walMaxBytes: maxBytes === undefined ? undefined : Number(maxBytes),
     walMaxAge: values['wal-max-age'] as string | undefined,
   };
+}
+
+function parseEnroll(args: string[]): EnrollOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' }, label: { type: 'string', multiple: true } },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+  const server = values.server ?? process.env.FLEET_SERVER;
+  const token = values.token ?? process.env.FLEET_ENROLLMENT_TOKEN;
+  if (!server) throw new UsageError('--server URL (or FLEET_SERVER) is required');
+  if (!URL.canParse(server) || !['http:', 'https:'].includes(new URL(server).protocol)) throw new UsageError(`--server ${JSON.stringify(server)}: expected an http(s) URL`);
+  if (!token) throw new UsageError('--token TOKEN (or FLEET_ENROLLMENT_TOKEN) is required');
+  const labels: Record<string, string> = {};
+  for (const l of values.label ?? []) {
+    const m = /^([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$/.exec(l);
+    if (!m) throw new UsageError(`--label ${JSON.stringify(l)}: expected name=value with a valid label name`);
+    labels[m[1]!] = m[2]!;
+  }
+  return { server, token, stateDir: values['state-dir'] ?? process.env.FLEET_AGENT_STATE_DIR ?? 'data-agent', labels };
 }
