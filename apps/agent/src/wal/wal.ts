@@ -149,11 +149,10 @@ export class WriteAheadLog {
   private async scanSegment(n: number, progress: WalPosition | null): Promise<SegmentInfo> {
     const file = path.join(this.dir, segName(n));
     const buf = await readFile(file);
-    const { records, consumed, corrupt } = decodeRecords(buf, 0);
+    const { records, consumed } = decodeRecords(buf, 0);
     if (consumed < buf.length) {
       // A crash mid-write leaves a partial record: keep what is whole.
       await writeFile(file, buf.subarray(0, consumed));
-      void corrupt;
     }
     let samples = 0;
     let maxTs = 0;

@@ -93,15 +93,22 @@ export function ConfirmDialog(props: {
       >
         <div className="dialog-body">{props.children}</div>
         {props.error ? <ErrorMessage error={props.error} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className={props.danger ? 'button danger' : 'button primary'} disabled={props.pending} autoFocus>
-            {props.pending ? 'Working…' : props.confirmLabel}
-          </button>
-        </div>
+        <FormActions onCancel={props.onClose} pending={props.pending ?? false} label={props.confirmLabel} pendingLabel="Working…" danger={props.danger} autoFocus />
       </form>
     </Dialog>
+  );
+}
+
+/** The Cancel + submit row of a dialog form; the submit button shows `pendingLabel` while pending. */
+export function FormActions(props: { onCancel(): void; pending: boolean; label: string; pendingLabel: string; danger?: boolean | undefined; autoFocus?: boolean }) {
+  return (
+    <div className="dialog-actions">
+      <button type="button" className="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+      <button type="submit" className={props.danger ? 'button danger' : 'button primary'} disabled={props.pending} autoFocus={props.autoFocus}>
+        {props.pending ? props.pendingLabel : props.label}
+      </button>
+    </div>
   );
 }

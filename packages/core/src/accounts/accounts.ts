@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { awsRegionSchema, isKnownRegion, partitionOfRegion } from '@fleet/aws';
-import { awsAccounts, type Db } from '@fleet/db';
+import { awsAccounts, pgErrorCode, type Db } from '@fleet/db';
 import { asc, eq, ilike, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit.js';
@@ -42,7 +42,7 @@ export function generateExternalId(): string {
 }
 
 function uniqueViolation(err: unknown, input: AwsAccountInput): never {
-  const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+  const code = pgErrorCode(err);
   const constraint = String((err as { constraint?: string }).constraint ?? (err as { cause?: { constraint?: string } }).cause?.constraint ?? '');
   if (code === '23505') {
     if (constraint.includes('name')) throw new AppError('CONFLICT', `an account named ${JSON.stringify(input.name)} exists already`, { field: 'name' });

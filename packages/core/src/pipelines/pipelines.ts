@@ -1,5 +1,5 @@
 import { agents, awsAccounts, pipelines, pipelineVersions, users, type Db } from '@fleet/db';
-import { and, asc, desc, eq, ilike, isNull, max, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, ilike, isNull, max, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { structuredPatch } from 'diff';
 import { stringify } from 'yaml';
@@ -99,7 +99,6 @@ export async function createPipeline(ctx: ServiceContext, input: NewPipeline) {
   return ctx.db.transaction(async (tx) => {
     const [existing] = await tx.select({ id: pipelines.id }).from(pipelines).where(and(eq(pipelines.name, data.name), isNull(pipelines.archivedAt)));
     if (existing) throw new AppError('CONFLICT', `a pipeline named ${JSON.stringify(data.name)} exists already`, { field: 'name' });
-    await tx.delete(pipelines).where(and(eq(pipelines.name, data.name)));
     const [p] = await tx.insert(pipelines).values({ name: data.name, description: data.description, createdBy: authorId(ctx) }).returning();
     const [v] = await tx
       .insert(pipelineVersions)
@@ -202,13 +201,4 @@ export async function previewSelector(ctx: { db: Db }, selector: Selector, limit
     .where(isNull(agents.revokedAt));
   const matched = rows.filter((a) => selectorMatches(selector, a.labels));
   return { total: rows.length, matched: matched.length, agents: matched.slice(0, limit) };
-}
-
-/** Pipelines whose published version is not the latest (pending drafts), for the overview. */
-export async function pendingDrafts(ctx: { db: Db }) {
-  return ctx.db
-    .select({ id: pipelines.id, name: pipelines.name })
-    .from(pipelines)
-    .innerJoin(pipelineVersions, eq(pipelineVersions.pipelineId, pipelines.id))
-    .where(and(isNull(pipelines.archivedAt), ne(pipelineVersions.published, true)));
 }

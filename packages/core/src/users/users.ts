@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { authAccounts, sessions, users, USER_ROLES, type Db, type UserRole } from '@fleet/db';
+import { authAccounts, pgErrorCode, sessions, users, USER_ROLES, type Db, type UserRole } from '@fleet/db';
 import { hashPassword } from 'better-auth/crypto';
 import { asc, count, eq, ilike, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -48,7 +48,7 @@ async function insertUser(db: Db, input: NewUser): Promise<UserSummary> {
     await db.insert(authAccounts).values({ id: randomUUID(), accountId: id, providerId: 'credential', userId: id, password });
     return toSummary(row!);
   } catch (err) {
-    if ((err as { code?: string; cause?: { code?: string } }).code === '23505' || (err as { cause?: { code?: string } }).cause?.code === '23505') {
+    if (pgErrorCode(err) === '23505') {
       throw new AppError('CONFLICT', `a user with e-mail ${input.email} already exists`, { field: 'email' });
     }
     throw err;

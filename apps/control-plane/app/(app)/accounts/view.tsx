@@ -10,7 +10,7 @@ import { useMe } from '@/lib/session';
 import { useTRPC, type ApiOutputs } from '@/lib/trpc';
 import { useAnnounce } from '@/lib/ui/announcer';
 import { CopyButton } from '@/lib/ui/copy';
-import { ConfirmDialog, Dialog } from '@/lib/ui/dialog';
+import { ConfirmDialog, Dialog, FormActions } from '@/lib/ui/dialog';
 import { SearchField, TextField } from '@/lib/ui/fields';
 import { EmptyState, ErrorMessage, ErrorState, Loading, PageHeader } from '@/lib/ui/states';
 
@@ -269,14 +269,7 @@ function AccountDialog({ account, onClose }: { account: Account | null; onClose(
           hint="The role agents assume to write; its trust policy must require this account's ExternalId."
         />
         {mutation.error ? <ErrorMessage error={mutation.error} shownFields={FIELDS} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={mutation.isPending}>
-            {mutation.isPending ? 'Saving…' : account ? 'Save account' : 'Add account'}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} pending={mutation.isPending} label={account ? 'Save account' : 'Add account'} pendingLabel="Saving…" />
       </form>
     </Dialog>
   );

@@ -9,7 +9,7 @@ import { useDebounced } from '@/lib/hooks';
 import { useMe } from '@/lib/session';
 import { useTRPC } from '@/lib/trpc';
 import { useAnnounce } from '@/lib/ui/announcer';
-import { Dialog } from '@/lib/ui/dialog';
+import { Dialog, FormActions } from '@/lib/ui/dialog';
 import { SearchField, SelectField, TextAreaField, TextField } from '@/lib/ui/fields';
 import { paginate, Pagination } from '@/lib/ui/pagination';
 import { EmptyState, ErrorMessage, ErrorState, Loading, PageHeader } from '@/lib/ui/states';
@@ -180,14 +180,7 @@ function NewPipelineDialog({ open, onClose }: { open: boolean; onClose(): void }
           </SelectField>
         </fieldset>
         {create.error ? <ErrorMessage error={create.error} shownFields={FIELDS} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={create.isPending}>
-            {create.isPending ? 'Creating…' : 'Create and edit'}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} pending={create.isPending} label="Create and edit" pendingLabel="Creating…" />
       </form>
     </Dialog>
   );

@@ -7,7 +7,7 @@ import { useDebounced } from '@/lib/hooks';
 import { useMe } from '@/lib/session';
 import { useTRPC, type ApiOutputs } from '@/lib/trpc';
 import { useAnnounce } from '@/lib/ui/announcer';
-import { ConfirmDialog, Dialog } from '@/lib/ui/dialog';
+import { ConfirmDialog, Dialog, FormActions } from '@/lib/ui/dialog';
 import { SearchField, SelectField, TextField } from '@/lib/ui/fields';
 import { EmptyState, ErrorMessage, ErrorState, Loading, PageHeader } from '@/lib/ui/states';
 
@@ -218,14 +218,7 @@ function CreateUserDialog({ onClose }: { onClose(): void }) {
           hint="At least 12 characters."
         />
         {create.error ? <ErrorMessage error={create.error} shownFields={FIELDS} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={create.isPending}>
-            {create.isPending ? 'Adding…' : 'Add user'}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} pending={create.isPending} label="Add user" pendingLabel="Adding…" />
       </form>
     </Dialog>
   );
@@ -266,14 +259,7 @@ function PasswordDialog({ user, onClose }: { user: User; onClose(): void }) {
           hint="At least 12 characters."
         />
         {set.error ? <ErrorMessage error={set.error} shownFields={['password']} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={set.isPending}>
-            {set.isPending ? 'Saving…' : 'Set password'}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} pending={set.isPending} label="Set password" pendingLabel="Saving…" />
       </form>
     </Dialog>
   );

@@ -8,7 +8,7 @@ import { formatTime, isoTime, roleAtLeast } from '@/lib/format';
 import { useMe } from '@/lib/session';
 import { useTRPC } from '@/lib/trpc';
 import { useAnnounce } from '@/lib/ui/announcer';
-import { ConfirmDialog, Dialog } from '@/lib/ui/dialog';
+import { ConfirmDialog, Dialog, FormActions } from '@/lib/ui/dialog';
 import { TextField } from '@/lib/ui/fields';
 import { EmptyState, ErrorMessage, ErrorState, Loading } from '@/lib/ui/states';
 import { DiffView } from './diff';
@@ -226,14 +226,7 @@ function PublishDialog({ pipeline, version, onClose }: { pipeline: Pipeline; ver
           maxLength={2000}
         />
         {publish.error ? <ErrorMessage error={publish.error} shownFields={['note']} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={publish.isPending}>
-            {publish.isPending ? 'Publishing…' : label}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} pending={publish.isPending} label={label} pendingLabel="Publishing…" />
       </form>
     </Dialog>
   );
