@@ -295,6 +295,13 @@ export const enrollmentTokens = pgTable(
   ],
 );
 
+/** A pipeline version merged into an agent's effective config. */
+export interface ConfigPipelineRef {
+  id: string;
+  name: string;
+  version: number;
+}
+
 /** What an agent says about itself at enrollment and in `hello`. */
 export interface AgentDescription {
   hostname?: string;
@@ -331,6 +338,15 @@ export const agents = pgTable(
     configStatus: text('config_status', { enum: CONFIG_STATUSES }).notNull().default('none'),
     configError: text('config_error'),
     configStatusAt: timestamp('config_status_at', { withTimezone: true }),
+    /** Pipeline versions merged into the desired config (for the rollout view). */
+    desiredPipelines: jsonb('desired_pipelines').$type<ConfigPipelineRef[]>().notNull().default([]),
+    /** Pipeline versions of the config the agent last reported applied. */
+    appliedPipelines: jsonb('applied_pipelines').$type<ConfigPipelineRef[]>().notNull().default([]),
+    /** When the current (or last) WebSocket session began, and which control-plane replica holds it. */
+    connectedAt: timestamp('connected_at', { withTimezone: true }),
+    connectedReplica: text('connected_replica'),
+    /** The latest heartbeat as reported (live counters, destinations, targets). */
+    lastHeartbeat: jsonb('last_heartbeat').$type<Record<string, unknown> | null>(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
   },
   (t) => [
@@ -365,6 +381,20 @@ export const agentStats = pgTable(
     detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [primaryKey({ columns: [t.agentId, t.at] }), index('agent_stats_at_idx').on(t.at)],
+);
+
+/**
+ * Single-use challenges for AWS identity proofs: the agent puts one inside a signed header of
+ * its sts:GetCallerIdentity request. Only the sha256 is stored; a challenge is deleted when used.
+ */
+export const identityChallenges = pgTable(
+  'identity_challenges',
+  {
+    challengeHash: text('challenge_hash').primaryKey(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('identity_challenges_expires_idx').on(t.expiresAt)],
 );
 
 // ---------------------------------------------------------------------------
