@@ -55,8 +55,81 @@ export interface DatabaseHandle {
    */
   migrate(): Promise<{ applied: number }>;
   migrationStatus(): Promise<MigrationStatus>;
+  /**
+   * Subscribes to `NOTIFY channel` (see {@link notify}). On PostgreSQL a dedicated connection
+   * listens and reconnects with backoff after it is lost; `onResync` is then called, because
+   * notifications sent meanwhile are gone and the listener must re-read the state it follows.
+   * Resolves to a function that unsubscribes.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
   /** Closes connections (and flushes and unlocks PGlite). Safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * Sends `payload` to listeners of `channel` on every process using this database. Inside a
+ * transaction it is delivered only when (and if) the transaction commits.
+ */
+export async function notify(db: Db, channel: string, payload: string): Promise<void> {
+  await db.execute(sql`select pg_notify(${channel}, ${payload})`);
+}
+
+const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function checkChannel(channel: string): void {
+  if (!CHANNEL_NAME.test(channel)) throw new Error(`invalid notification channel name ${JSON.stringify(channel)}`);
+}
+
+/** LISTEN on a dedicated PostgreSQL connection that comes back after it is lost. */
+async function listenPostgres(
+  connectionString: string,
+  channel: string,
+  onMessage: (payload: string) => void,
+  onResync?: () => void,
+): Promise<() => Promise<void>> {
+  checkChannel(channel);
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let failures = 0;
+  const connect = async (first: boolean): Promise<void> => {
+    const c = new pg.Client({ connectionString, application_name: 'fleet-control-plane-listen', connectionTimeoutMillis: 10_000 });
+    c.on('notification', (n) => {
+      if (n.channel === channel) onMessage(n.payload ?? '');
+    });
+    c.on('error', () => undefined);
+    c.on('end', () => {
+      if (client === c) client = null;
+      if (!stopped) schedule();
+    });
+    await c.connect();
+    await c.query(`LISTEN ${channel}`);
+    if (stopped) {
+      await c.end().catch(() => undefined);
+      return;
+    }
+    client = c;
+    failures = 0;
+    if (!first) onResync?.();
+  };
+  const schedule = () => {
+    if (timer || stopped) return;
+    // Exponential backoff with full jitter, 0.5 s → 30 s.
+    const delay = Math.random() * Math.min(30_000, 500 * 2 ** Math.min(failures++, 6));
+    timer = setTimeout(() => {
+      timer = undefined;
+      connect(false).catch(() => schedule());
+    }, delay);
+    timer.unref();
+  };
+  await connect(true);
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    const c = client;
+    client = null;
+    await c?.end().catch(() => undefined);
+  };
 }
 
 /** Folder of the committed SQL migrations (same relative place from src/ and dist/). */
@@ -111,6 +184,7 @@ async function openPostgres(rawUrl: string, poolSize: number): Promise<DatabaseH
     });
   }
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
+  const listeners = new Set<() => Promise<void>>();
   let closed = false;
   return {
     kind: 'postgres',
@@ -138,9 +212,18 @@ async function openPostgres(rawUrl: string, poolSize: number): Promise<DatabaseH
       }
     },
     migrationStatus: () => migrationStatus(db),
+    async listen(channel, onMessage, onResync) {
+      const stop = await listenPostgres(parsed.data, channel, onMessage, onResync);
+      listeners.add(stop);
+      return async () => {
+        listeners.delete(stop);
+        await stop();
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.all([...listeners].map((stop) => stop()));
       await pool.end();
     },
   };
@@ -200,6 +283,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
       return { applied: Math.max(0, (await countApplied(db)) - before) };
     },
     migrationStatus: () => migrationStatus(db),
+    listen: (channel, onMessage) => listenPglite(client, channel, onMessage),
     async close() {
       if (closed) return;
       closed = true;
@@ -209,6 +293,15 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
         await release();
       }
     },
+  };
+}
+
+/** PGlite is in-process: its own LISTEN never loses the connection, so there is no resync. */
+async function listenPglite(client: PGlite, channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>> {
+  checkChannel(channel);
+  const unsubscribe = await client.listen(channel, onMessage);
+  return async () => {
+    if (!client.closed) await unsubscribe();
   };
 }
 
@@ -227,6 +320,7 @@ export async function openMemoryDatabase(): Promise<DatabaseHandle> {
       return { applied: (await countApplied(db)) - before };
     },
     migrationStatus: () => migrationStatus(db),
+    listen: (channel, onMessage) => listenPglite(client, channel, onMessage),
     close: async () => {
       if (!client.closed) await client.close();
     },

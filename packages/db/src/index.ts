@@ -9,6 +9,7 @@ export {
   openMemoryDatabase,
   migrationsFolder,
   queryRows,
+  notify,
   type Db,
   type DatabaseHandle,
   type DatabaseOptions,
