@@ -3,6 +3,7 @@ import { awsRegionSchema, isKnownRegion, partitionOfRegion } from '@fleet/aws';
 import { awsAccounts, pgErrorCode, type Db } from '@fleet/db';
 import { asc, eq, ilike, or } from 'drizzle-orm';
 import { z } from 'zod';
+import { announceAgentChange } from '../agents/notify.js';
 import { recordAudit } from '../audit/audit.js';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
@@ -91,6 +92,7 @@ export async function updateAwsAccount(ctx: ServiceContext, id: string, input: A
       .returning()
       .catch((err: unknown) => uniqueViolation(err, data));
     await recordAudit({ ...ctx, db: tx }, { action: 'aws_account.update', targetType: 'aws_account', targetId: row!.accountId, before: publicView(before), after: publicView(row!) });
+    await announceAgentChange(tx, { kind: 'config' });
     return row!;
   });
 }
@@ -101,6 +103,7 @@ export async function rotateExternalId(ctx: ServiceContext, id: string): Promise
     const before = await getAwsAccount({ db: tx }, id);
     const [row] = await tx.update(awsAccounts).set({ externalId: generateExternalId(), updatedAt: new Date() }).where(eq(awsAccounts.id, id)).returning();
     await recordAudit({ ...ctx, db: tx }, { action: 'aws_account.rotate_external_id', targetType: 'aws_account', targetId: row!.accountId, before: { externalId: before.externalId }, after: { externalId: row!.externalId } });
+    await announceAgentChange(tx, { kind: 'config' });
     return row!;
   });
 }
@@ -110,6 +113,7 @@ export async function deleteAwsAccount(ctx: ServiceContext, id: string): Promise
     const before = await getAwsAccount({ db: tx }, id);
     await tx.delete(awsAccounts).where(eq(awsAccounts.id, id));
     await recordAudit({ ...ctx, db: tx }, { action: 'aws_account.delete', targetType: 'aws_account', targetId: before.accountId, before: publicView(before) });
+    await announceAgentChange(tx, { kind: 'config' });
   });
 }
 

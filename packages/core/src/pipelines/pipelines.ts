@@ -4,6 +4,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { structuredPatch } from 'diff';
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { announceAgentChange } from '../agents/notify.js';
 import { recordAudit } from '../audit/audit.js';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
@@ -164,6 +165,7 @@ export async function publishVersion(ctx: ServiceContext, pipelineId: string, ve
       before: previous ? { publishedVersion: previous.version } : { publishedVersion: null },
       after: { publishedVersion: version, note: note.trim() },
     });
+    await announceAgentChange(tx, { kind: 'config' });
     return { version, rollback };
   });
 }
@@ -175,6 +177,7 @@ export async function archivePipeline(ctx: ServiceContext, pipelineId: string) {
     await tx.update(pipelineVersions).set({ published: false }).where(eq(pipelineVersions.pipelineId, pipelineId));
     await tx.update(pipelines).set({ archivedAt: new Date(), name: `${p.name} (archived ${p.id.slice(0, 8)})` }).where(eq(pipelines.id, pipelineId));
     await recordAudit({ ...ctx, db: tx }, { action: 'pipeline.archive', targetType: 'pipeline', targetId: p.name });
+    await announceAgentChange(tx, { kind: 'config' });
   });
 }
 
