@@ -184,3 +184,28 @@ export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
 /** Enrollment response: the agent keeps the secret in its state directory (mode 0600). */
 export const enrollResponseSchema = z.object({ agentId: z.uuid(), agentSecret: z.string().min(32), heartbeatIntervalMs: z.number().int() }).strict();
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
+
+/**
+ * Header that carries an identity challenge inside the signed sts:GetCallerIdentity request of
+ * an `identityProof`; it must be one of the signed headers (listed in SignedHeaders).
+ */
+export const IDENTITY_CHALLENGE_HEADER = 'x-fleet-challenge';
+/** The exact body of an `identityProof` request. */
+export const GET_CALLER_IDENTITY_BODY = 'Action=GetCallerIdentity&Version=2011-06-15';
+
+/**
+ * Answer of `POST /agent/v1/enroll/challenge`: a single-use challenge (32 random bytes,
+ * base64url) for an AWS identity proof, valid until `expiresAt` (5 minutes).
+ */
+export const enrollChallengeResponseSchema = z
+  .object({ challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a challenge (43 base64url characters)'), expiresAt: z.iso.datetime() })
+  .strict();
+export type EnrollChallengeResponse = z.infer<typeof enrollChallengeResponseSchema>;
+
+/**
+ * Body of a refused enrollment (or challenge) request: the reason for operators, the offending
+ * field, and for identity-proof refusals a machine-readable `code` — `identity_proof_required`
+ * tells the agent to fetch a challenge and send an `identityProof`.
+ */
+export const enrollErrorSchema = z.object({ error: z.string(), field: z.string().optional(), code: z.string().optional() });
+export type EnrollError = z.infer<typeof enrollErrorSchema>;
