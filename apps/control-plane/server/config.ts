@@ -1,3 +1,4 @@
+import { parseStsEndpoints } from '@fleet/core';
 import { z } from 'zod';
 
 /** Settings of the control-plane process, all from the environment. */
@@ -16,6 +17,12 @@ export interface ServerConfig {
   /** First run: create this admin instead of printing a setup link. */
   adminEmail: string | undefined;
   adminPassword: string | undefined;
+  /**
+   * Origins of the STS endpoints AWS identity proofs are forwarded to (`FLEET_STS_ENDPOINTS`,
+   * comma-separated; http only on loopback; `aws` = the real endpoints); undefined = the real
+   * AWS STS endpoints (global and every regional one).
+   */
+  stsEndpoints: readonly string[] | undefined;
 }
 
 /** A bad environment setting; `message` is one line naming the variable. */
@@ -24,6 +31,18 @@ export class ConfigError extends Error {
 }
 
 const env = z.object({
+  FLEET_STS_ENDPOINTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        return parseStsEndpoints(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   PORT: z
     .string()
@@ -89,6 +108,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): ServerConfig {
     authSecret: e.AUTH_SECRET,
     adminEmail: e.ADMIN_EMAIL,
     adminPassword: e.ADMIN_PASSWORD,
+    stsEndpoints: e.FLEET_STS_ENDPOINTS,
   };
   if (Boolean(config.adminEmail) !== Boolean(config.adminPassword)) {
     throw new ConfigError(`${config.adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required together with ${config.adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'}`);

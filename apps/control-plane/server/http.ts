@@ -18,6 +18,8 @@ export interface ControlPlaneServerOptions {
   ui?: RequestListener | undefined;
   /** Operators' authentication, once configured (until then auth routes answer 503). */
   auth: () => Auth | null;
+  /** STS endpoints identity proofs may be forwarded to (default the real AWS ones). */
+  stsEndpoints?: readonly string[] | undefined;
 }
 
 /** The HTTP server plus a switch that makes `/readyz` fail while shutting down. */
@@ -46,7 +48,7 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
   const { database, logger, version, ui } = options;
   let draining = false;
   let authHandler: { auth: Auth; handle: RequestListener } | null = null;
-  const gateway = createGatewayHttpHandler({ database, log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
+  const gateway = createGatewayHttpHandler({ database, log: (level, msg, fields) => logger[level](fields ?? {}, msg), stsEndpoints: options.stsEndpoints });
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/api/trpc/',

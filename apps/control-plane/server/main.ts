@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     version,
     ui: (req, res) => handleUi(req, res),
     auth: () => auth,
+    stsEndpoints: config.stsEndpoints,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
