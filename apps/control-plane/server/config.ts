@@ -23,6 +23,8 @@ export interface ServerConfig {
    * AWS STS endpoints (global and every regional one).
    */
   stsEndpoints: readonly string[] | undefined;
+  /** Interval agents are told to send heartbeats at (`AGENT_HEARTBEAT_INTERVAL`, default 15 s). */
+  heartbeatIntervalMs: number | undefined;
 }
 
 /** A bad environment setting; `message` is one line naming the variable. */
@@ -81,6 +83,14 @@ const env = z.object({
     .optional()
     .transform((v) => v || undefined)
     .refine((v) => v === undefined || v.length >= 12, 'must be at least 12 characters'),
+  AGENT_HEARTBEAT_INTERVAL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || /^\d+(ms|s|m)$/.test(v), 'must be a duration such as 15s (ms, s or m)')
+    .transform((v) => (v === undefined ? undefined : Number(/^\d+/.exec(v)![0]) * { ms: 1, s: 1000, m: 60_000 }[/(ms|s|m)$/.exec(v)![0] as 'ms' | 's' | 'm']))
+    .refine((v) => v === undefined || (v >= 1000 && v <= 3_600_000), 'must be between 1s and 60m'),
 });
 
 /**
@@ -109,6 +119,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): ServerConfig {
     adminEmail: e.ADMIN_EMAIL,
     adminPassword: e.ADMIN_PASSWORD,
     stsEndpoints: e.FLEET_STS_ENDPOINTS,
+    heartbeatIntervalMs: e.AGENT_HEARTBEAT_INTERVAL,
   };
   if (Boolean(config.adminEmail) !== Boolean(config.adminPassword)) {
     throw new ConfigError(`${config.adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required together with ${config.adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'}`);

@@ -2,7 +2,8 @@ import http from 'node:http';
 import { appRouter } from '@fleet/api';
 import { authRequestHandler, CLIENT_IP_HEADER, getSystemStatus, requestUser, type Auth } from '@fleet/core';
 import type { DatabaseHandle } from '@fleet/db';
-import { createGatewayHttpHandler } from '@fleet/gateway';
+import { createGatewayHttpHandler, type AgentChannel } from '@fleet/gateway';
+import type { Duplex } from 'node:stream';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from './logger.js';
 
@@ -20,6 +21,10 @@ export interface ControlPlaneServerOptions {
   auth: () => Auth | null;
   /** STS endpoints identity proofs may be forwarded to (default the real AWS ones). */
   stsEndpoints?: readonly string[] | undefined;
+  /** The agent WebSocket channel (`/agent/v1/ws`). */
+  channel?: AgentChannel | undefined;
+  /** Other WebSocket upgrades (Next.js dev reloads); without it they are refused. */
+  uiUpgrade?: ((req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 }
 
 /** The HTTP server plus a switch that makes `/readyz` fail while shutting down. */
@@ -42,7 +47,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 /**
  * Routes of the one control-plane process:
  * `/healthz` (liveness), `/readyz` (database reachable and migrated), `/api/trpc/*` (API),
- * `/agent/v1/*` (agent gateway, reserved) and everything else to the UI.
+ * `/agent/v1/*` (agent gateway: enrollment, and the WebSocket at `/agent/v1/ws`) and everything
+ * else to the UI.
  */
 export function createControlPlaneServer(options: ControlPlaneServerOptions): ControlPlaneServer {
   const { database, logger, version, ui } = options;
@@ -96,6 +102,12 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
     });
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = (req.url ?? '/').split('?', 1)[0]!;
+    if (options.channel?.handleUpgrade(req, socket, head, pathname, req.socket.remoteAddress ?? 'unknown')) return;
+    if (options.uiUpgrade && !pathname.startsWith('/agent/')) return options.uiUpgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
   return {
     server,

@@ -1,6 +1,7 @@
 /**
  * Entry point of the control-plane process: one Node process that owns the database and serves
- * the UI (Next.js), the tRPC API, the health endpoints and (later) the agent gateway.
+ * the UI (Next.js), the tRPC API, the health endpoints and the agent gateway (enrollment and
+ * the agent WebSocket channel).
  *
  * Settings (environment): HOST, PORT, DATA_DIR, DATABASE_URL, LOG_LEVEL. A bad setting ends the
  * process with one line naming it and exit code 1 (2 for start-up failures of other kinds).
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { authSecret, createAuth, ensureAdminFromEnv, issueSetupToken, type Auth } from '@fleet/core';
 import { DatabaseSetupError, openDatabase, type DatabaseHandle } from '@fleet/db';
+import { AgentChannel } from '@fleet/gateway';
 import nextPackage from 'next';
 import { ConfigError, loadConfig } from './config.js';
 import { createControlPlaneServer } from './http.js';
@@ -47,6 +49,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const handleUi = nextApp.getRequestHandler();
+  const handleUiUpgrade = config.dev ? nextApp.getUpgradeHandler() : undefined;
+  const channel = await AgentChannel.start({
+    database,
+    log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    ...(config.heartbeatIntervalMs ? { heartbeatIntervalMs: config.heartbeatIntervalMs } : {}),
+  });
 
   let auth: Auth | null = null;
   const { server, drain } = createControlPlaneServer({
@@ -56,6 +64,8 @@ async function main(): Promise<void> {
     ui: (req, res) => handleUi(req, res),
     auth: () => auth,
     stsEndpoints: config.stsEndpoints,
+    channel,
+    uiUpgrade: handleUiUpgrade && ((req, socket, head) => void handleUiUpgrade(req, socket, head)),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -84,7 +94,7 @@ async function main(): Promise<void> {
   }
   logger.info({ url: publicUrl, version, listen: `http://${shownHost}:${port}` }, `control plane listening on ${publicUrl}`);
 
-  installShutdown({ logger, database, server, drain, closeUi: () => nextApp?.close?.() });
+  installShutdown({ logger, database, server, drain, closeChannel: () => channel.close(), closeUi: () => nextApp?.close?.() });
 }
 
 function installShutdown(parts: {
@@ -92,6 +102,7 @@ function installShutdown(parts: {
   database: DatabaseHandle;
   server: Server;
   drain(): void;
+  closeChannel(): Promise<void>;
   closeUi(): Promise<void> | void;
 }): void {
   const { logger, database, server } = parts;
@@ -101,6 +112,8 @@ function installShutdown(parts: {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     parts.drain();
+    // Agents are told to come back after a random delay (to this or another replica).
+    const channelClosed = parts.closeChannel().catch((err: unknown) => logger.warn({ err }, 'closing agent sessions failed'));
     const force = setTimeout(() => {
       logger.warn('connections still open after grace period; closing them');
       server.closeAllConnections();
@@ -109,6 +122,7 @@ function installShutdown(parts: {
     server.close(() => {
       void (async () => {
         clearTimeout(force);
+        await channelClosed;
         await Promise.resolve(parts.closeUi()).catch((err: unknown) => logger.warn({ err }, 'closing the UI failed'));
         await database.close().catch((err: unknown) => logger.error({ err }, 'closing the database failed'));
         logger.info('stopped');

@@ -5,6 +5,7 @@
  */
 import { router, createCallerFactory } from './trpc.js';
 import { accountsRouter } from './routers/accounts.js';
+import { agentsRouter } from './routers/agents.js';
 import { auditRouter } from './routers/audit.js';
 import { enrollmentRouter } from './routers/enrollment.js';
 import { pipelinesRouter } from './routers/pipelines.js';
@@ -21,6 +22,7 @@ export const appRouter = router({
   audit: auditRouter,
   policies: policiesRouter,
   enrollment: enrollmentRouter,
+  agents: agentsRouter,
 });
 
 /** Type of the whole API, imported (as a type only) by the browser client. */

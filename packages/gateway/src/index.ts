@@ -1,7 +1,8 @@
 /**
  * @fleet/gateway — the agent-facing side of the control plane, mounted at `/agent/v1/` by the
- * control-plane server: enrollment over HTTP now; the WebSocket channel (config push,
- * heartbeats, session registry, fan-out between replicas) comes with the rest of issue 5.
+ * control-plane server: enrollment over HTTP and the agent WebSocket channel (config push,
+ * config status, heartbeats, session registry, fan-out between replicas via PostgreSQL NOTIFY).
  */
 export { createGatewayHttpHandler, type GatewayOptions } from './http.js';
+export { AgentChannel, CHANNEL_PATH, AGENT_ID_HEADER, CLOSE, type AgentChannelOptions } from './channel.js';
 export { RateLimiter } from './rate-limit.js';

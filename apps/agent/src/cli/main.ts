@@ -11,6 +11,9 @@ commands:
   run      --config FILE [--data-dir DIR] [--listen HOST:PORT]
            scrape the config's targets and ship samples to its remote_write destinations
            (a Prometheus or Grafana Agent static-mode YAML file)
+  run      --server URL [--state-dir DIR] [--listen HOST:PORT]
+           managed by a control plane (after \`enroll\`; or set FLEET_SERVER): runs the last
+           config it was sent, receives new ones live, reports health
   doctor   --config FILE
            check credentials, clock skew and a signed test write for every destination
   enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...]
@@ -20,8 +23,10 @@ commands:
   help     print this help
 
 run options:
-  --config FILE          configuration file (required)
-  --data-dir DIR         state directory for the write-ahead log (default ./data-agent)
+  --config FILE          configuration file (or --server)
+  --server URL           control plane to take the config from (or --config)
+  --data-dir DIR         state directory: write-ahead log, and agent.json with --server
+  --state-dir DIR        the same as --data-dir (default ./data-agent)
   --listen HOST:PORT     self-metrics endpoint: /metrics, /-/ready, /-/healthy (default 127.0.0.1:12345)
   --wal-max-bytes N      size bound of each destination's WAL (default 1073741824)
   --wal-max-age DURATION age bound of undelivered samples (default 4h)
@@ -68,7 +73,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 
 /** Parsed options of `run` and `doctor`. */
 export interface CommandOptions {
+  /** A config file, or the control plane's URL (`run --server`); exactly one is set. */
   config: string;
+  server: string | undefined;
   dataDir: string;
   listen: string;
   walMaxBytes: number | undefined;
@@ -86,19 +93,26 @@ function parse(args: string[], run: boolean): CommandOptions {
         config: { type: 'string' },
         'data-dir': { type: 'string' },
         listen: { type: 'string' },
+        ...(run ? { server: { type: 'string' as const }, 'state-dir': { type: 'string' as const } } : {}),
         ...(run ? { 'wal-max-bytes': { type: 'string' as const }, 'wal-max-age': { type: 'string' as const } } : {}),
       },
     }));
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
-  const config = values.config ?? process.env.FLEET_AGENT_CONFIG;
-  if (!config) throw new UsageError('--config FILE is required');
+  let server = values.server as string | undefined;
+  if (values.config && server) throw new UsageError('--config and --server exclude each other: a managed agent takes its config from the control plane');
+  const config = values.config ?? (server ? undefined : process.env.FLEET_AGENT_CONFIG);
+  if (run && !config) server ??= process.env.FLEET_SERVER;
+  if (server !== undefined && (!URL.canParse(server) || !['http:', 'https:'].includes(new URL(server).protocol))) throw new UsageError(`--server ${JSON.stringify(server)}: expected an http(s) URL`);
+  if (!config && !server) throw new UsageError(run ? '--config FILE or --server URL is required' : '--config FILE is required');
+  if (values['data-dir'] && values['state-dir'] && values['data-dir'] !== values['state-dir']) throw new UsageError('--data-dir and --state-dir name the same directory; give one');
   const maxBytes = values['wal-max-bytes'] as string | undefined;
   if (maxBytes !== undefined && !/^\d+$/.test(maxBytes)) throw new UsageError(`--wal-max-bytes ${JSON.stringify(maxBytes)}: expected a number of bytes`);
   return {
-    config,
-    dataDir: (values['data-dir'] as string | undefined) ?? process.env.FLEET_AGENT_DATA_DIR ?? 'data-agent',
+    config: config ?? '',
+    server: config ? undefined : server,
+    dataDir: (values['data-dir'] as string | undefined) ?? (values['state-dir'] as string | undefined) ?? process.env.FLEET_AGENT_DATA_DIR ?? process.env.FLEET_AGENT_STATE_DIR ?? 'data-agent',
     listen: (values.listen as string | undefined) ?? '127.0.0.1:12345',
     walMaxBytes: maxBytes === undefined ? undefined : Number(maxBytes),
     walMaxAge: values['wal-max-age'] as string | undefined,

@@ -1,7 +1,23 @@
 import { loadAgentConfigFile, parseDuration, PipelineConfigError } from '@fleet/pipeline';
 import pino from 'pino';
 import { Agent, type AgentLog } from '../agent.js';
+import { ManagedAgent } from '../control/managed.js';
+import { readAgentState } from '../control/state.js';
 import type { CommandOptions } from './main.js';
+
+/**
+ * Reconnect backoff of the control channel: FLEET_RECONNECT_MIN_MS / FLEET_RECONNECT_MAX_MS
+ * (defaults 1 s / 60 s). Whole milliseconds; anything else is ignored with the default kept.
+ */
+function backoffFromEnv(): { minBackoffMs?: number; maxBackoffMs?: number } {
+  const read = (name: string) => {
+    const v = process.env[name];
+    return v && /^\d{1,7}$/.test(v) ? Number(v) : undefined;
+  };
+  const min = read('FLEET_RECONNECT_MIN_MS');
+  const max = read('FLEET_RECONNECT_MAX_MS');
+  return { ...(min !== undefined ? { minBackoffMs: min } : {}), ...(max !== undefined ? { maxBackoffMs: max } : {}) };
+}
 
 /** Creates the agent's JSON logger (stdout) and the log function stages use. */
 export function createAgentLog(): { logger: pino.Logger; log: AgentLog } {
@@ -9,7 +25,10 @@ export function createAgentLog(): { logger: pino.Logger; log: AgentLog } {
   return { logger, log: (level, message, fields) => logger[level](fields ?? {}, message) };
 }
 
-/** `fleet-agent run`: runs until SIGTERM/SIGINT, then stops cleanly (WAL progress persisted). */
+/**
+ * `fleet-agent run`: from a config file, or managed by a control plane (`--server`); runs until
+ * SIGTERM/SIGINT, then stops cleanly (WAL progress persisted).
+ */
 export async function runAgentCommand(options: CommandOptions): Promise<number> {
   const { logger, log } = createAgentLog();
   let walMaxAgeMs: number | undefined;
@@ -20,10 +39,24 @@ export async function runAgentCommand(options: CommandOptions): Promise<number> 
       return 2;
     }
   }
-  let agent: Agent;
+  let agent: { stop(): Promise<void> };
   try {
-    const config = await loadAgentConfigFile(options.config);
-    agent = await Agent.start({ config, dataDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs });
+    if (options.server) {
+      const server = options.server.replace(/\/+$/, '');
+      const state = await readAgentState(options.dataDir);
+      if (!state) {
+        console.error(`fleet-agent: not enrolled: ${options.dataDir}/agent.json is missing; run \`fleet-agent enroll --server ${server} --token TOKEN --state-dir ${options.dataDir}\` first`);
+        return 1;
+      }
+      if (state.server !== server) {
+        console.error(`fleet-agent: ${options.dataDir}/agent.json is enrolled with ${state.server}, not ${server}; use that server or enroll again in another state directory`);
+        return 1;
+      }
+      agent = await ManagedAgent.start({ state, stateDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs, ...backoffFromEnv() });
+    } else {
+      const config = await loadAgentConfigFile(options.config);
+      agent = await Agent.start({ config, dataDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs });
+    }
   } catch (err) {
     console.error(err instanceof PipelineConfigError ? `fleet-agent: ${err.message}` : `fleet-agent: cannot start: ${(err as Error).message}`);
     return 1;

@@ -7,6 +7,7 @@ import {
   listPipelines,
   newPipelineSchema,
   previewSelector,
+  pipelineRollout,
   publishVersion,
   saveDraft,
   selectorSchema,
@@ -31,6 +32,9 @@ export const pipelinesRouter = router({
       const r = await validatePipelineDocument({ db: ctx.database.db }, input.document);
       return r.ok ? { ok: true as const, issues: [] } : { ok: false as const, issues: r.issues };
     }),
+  rollout: roleProcedure('viewer')
+    .input(z.object({ id: z.uuid('not a pipeline id') }))
+    .query(({ ctx, input }) => pipelineRollout({ db: ctx.database.db }, input.id)),
   preview: roleProcedure('viewer')
     .input(z.object({ selector: selectorSchema }))
     .query(({ ctx, input }) => previewSelector({ db: ctx.database.db }, input.selector)),

@@ -1,0 +1,385 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
+import {
+  AGENT_CHANNEL,
+  AppError,
+  authenticateAgent,
+  currentAgentLabels,
+  effectiveConfig,
+  HEARTBEAT_INTERVAL_MS,
+  loadPublishedPipelines,
+  markSilentAgentsOffline,
+  parseAgentChange,
+  recordAgentConnected,
+  recordAgentDisconnected,
+  recordConfigStatus,
+  recordDesiredConfig,
+  recordHeartbeat,
+  releaseReplicaAgents,
+  type AgentChange,
+  type EffectiveConfig,
+  type PublishedPipeline,
+} from '@fleet/core';
+import type { DatabaseHandle } from '@fleet/db';
+import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ServerMessage } from '@fleet/protocol';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { RateLimiter } from './rate-limit.js';
+
+/** Path of the agent WebSocket. */
+export const CHANNEL_PATH = '/agent/v1/ws';
+/** Header carrying the agent id; the secret goes in `Authorization: Bearer <secret>`. */
+export const AGENT_ID_HEADER = 'x-fleet-agent-id';
+
+/** Close codes the gateway uses (4000–4999 are the application's range). */
+export const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, replaced: 4000, removed: 4001, silent: 4002, tooManyErrors: 4003 } as const;
+
+/** What the agent channel needs from the server that mounts it. */
+export interface AgentChannelOptions {
+  database: DatabaseHandle;
+  log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Interval agents are told to send heartbeats at (default 15 s). */
+  heartbeatIntervalMs?: number;
+  /** An agent silent for this many intervals is disconnected and marked offline (default 3). */
+  missedHeartbeats?: number;
+  /** WebSocket upgrades per source address per minute (default 60). */
+  upgradesPerMinute?: number;
+  /** Sessions this replica accepts before it sheds load with 503 + Retry-After (default 20,000). */
+  maxSessions?: number;
+  /** Names this replica in the agents table (default host:pid:random). */
+  replicaId?: string;
+}
+
+interface Session {
+  agentId: string;
+  name: string;
+  socket: WebSocket;
+  labels: Record<string, string>;
+  /** Hash of the config last sent to (or confirmed by) the agent. */
+  configHash: string | null;
+  helloSeen: boolean;
+  lastSeq: number;
+  lastMessageAt: number;
+  errors: { windowStart: number; count: number };
+  /** Serialises this session's database writes so reports land in order. */
+  chain: Promise<void>;
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+function rejectUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ error: reason });
+  const lines = [
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : status === 503 ? 'Service Unavailable' : 'Bad Request'}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/**
+ * The agent WebSocket channel at `/agent/v1/ws`: authenticates agents by id + secret, keeps a
+ * registry of this replica's sessions, sends each agent its effective config (on connect when
+ * its hash differs, and at once when a pipeline is published or its labels change — learned
+ * from PostgreSQL NOTIFY, so a publish on any replica reaches agents on every replica), records
+ * config status and heartbeats, and marks silent agents offline.
+ */
+export class AgentChannel {
+  readonly replicaId: string;
+  private readonly sessions = new Map<string, Session>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  private readonly limiter: RateLimiter;
+  private readonly heartbeatMs: number;
+  private readonly silentMs: number;
+  private published: Promise<PublishedPipeline[]> | null = null;
+  private refreshing: Promise<void> = Promise.resolve();
+  private unlisten: (() => Promise<void>) | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  private constructor(private readonly options: AgentChannelOptions) {
+    this.replicaId = options.replicaId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.limiter = new RateLimiter(options.upgradesPerMinute ?? 60, 60_000);
+    this.heartbeatMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.silentMs = this.heartbeatMs * (options.missedHeartbeats ?? 3);
+  }
+
+  /** Starts listening for changes and the watchdog that marks silent agents offline. */
+  static async start(options: AgentChannelOptions): Promise<AgentChannel> {
+    const channel = new AgentChannel(options);
+    channel.unlisten = await options.database.listen(
+      AGENT_CHANNEL,
+      (payload) => channel.onChange(payload),
+      () => channel.resync(),
+    );
+    channel.timer = setInterval(() => channel.watchdog(), Math.min(channel.heartbeatMs, 15_000));
+    channel.timer.unref();
+    return channel;
+  }
+
+  /** Agents connected to this replica. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Ids of the agents connected to this replica. */
+  connectedAgentIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /**
+   * Handles an HTTP upgrade for `/agent/v1/ws`; returns false for other paths (the caller
+   * destroys the socket). Refuses with 429 (rate), 503 + Retry-After (draining or full),
+   * 401 (credentials) before upgrading.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathname: string, sourceIp: string): boolean {
+    if (pathname !== CHANNEL_PATH) return false;
+    socket.on('error', () => undefined);
+    if (this.draining || this.sessions.size >= (this.options.maxSessions ?? 20_000)) {
+      // Spread the retries so a crowd of agents does not come back in the same second.
+      rejectUpgrade(socket, 503, this.draining ? 'this control-plane replica is shutting down' : 'this control-plane replica is at capacity', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
+      return true;
+    }
+    const wait = this.limiter.take(sourceIp);
+    if (wait > 0) {
+      rejectUpgrade(socket, 429, 'too many connection attempts from this address', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      return true;
+    }
+    const agentId = String(req.headers[AGENT_ID_HEADER] ?? '');
+    const secret = bearer(req);
+    if (!agentId || !secret) {
+      rejectUpgrade(socket, 401, `send the agent id in ${AGENT_ID_HEADER} and the secret as Authorization: Bearer`);
+      return true;
+    }
+    authenticateAgent(this.options.database.db, agentId, secret).then(
+      (agent) => {
+        if (this.draining) {
+          rejectUpgrade(socket, 503, 'this control-plane replica is shutting down', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
+          return;
+        }
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, agent, sourceIp));
+      },
+      (err: unknown) => {
+        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') {
+          this.options.log('warn', 'agent connection refused', { agentId: agentId.slice(0, 36), sourceIp, reason: err.message });
+          rejectUpgrade(socket, 401, err.message);
+        } else {
+          this.options.log('error', 'agent authentication failed', { err: String(err) });
+          rejectUpgrade(socket, 503, 'the control plane cannot check credentials now', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
+        }
+      },
+    );
+    return true;
+  }
+
+  private open(socket: WebSocket, agent: { id: string; name: string; labels: Record<string, string> }, sourceIp: string): void {
+    const previous = this.sessions.get(agent.id);
+    if (previous) {
+      this.send(previous, { type: 'disconnect', v: PROTOCOL_VERSION, reason: 'replaced by a newer connection of the same agent' });
+      previous.socket.close(CLOSE.replaced, 'replaced');
+    }
+    const session: Session = {
+      agentId: agent.id,
+      name: agent.name,
+      socket,
+      labels: agent.labels,
+      configHash: null,
+      helloSeen: false,
+      lastSeq: -1,
+      lastMessageAt: Date.now(),
+      errors: { windowStart: Date.now(), count: 0 },
+      chain: Promise.resolve(),
+    };
+    this.sessions.set(agent.id, session);
+    this.options.log('info', 'agent connected', { agentId: agent.id, name: agent.name, sourceIp, sessions: this.sessions.size });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      session.lastMessageAt = Date.now();
+      if (isBinary) return this.protocolError(session, 'malformed', 'binary frames are not part of the protocol');
+      this.onMessage(session, data as Buffer);
+    });
+    socket.on('error', (err) => this.options.log('warn', 'agent socket error', { agentId: agent.id, err: err.message }));
+    socket.on('close', (code, reason) => {
+      if (this.sessions.get(agent.id) === session) this.sessions.delete(agent.id);
+      this.options.log('info', 'agent disconnected', { agentId: agent.id, name: session.name, code, reason: reason.toString().slice(0, 200) });
+      if (code !== CLOSE.replaced && !this.draining) this.enqueue(session, () => recordAgentDisconnected(this.options.database.db, agent.id, this.replicaId));
+    });
+    this.send(session, { type: 'welcome', v: PROTOCOL_VERSION, agentId: agent.id, heartbeatIntervalMs: this.heartbeatMs, serverTime: new Date().toISOString() });
+  }
+
+  private send(session: Session, message: ServerMessage): void {
+    if (session.socket.readyState === WebSocket.OPEN) session.socket.send(JSON.stringify(message));
+  }
+
+  private enqueue(session: Session, work: () => Promise<unknown>): void {
+    session.chain = session.chain.then(work).then(
+      () => undefined,
+      (err: unknown) => this.options.log('error', 'recording agent state failed', { agentId: session.agentId, err: String(err) }),
+    );
+  }
+
+  private protocolError(session: Session, code: 'malformed' | 'unknown_type' | 'unsupported_version', message: string): void {
+    this.options.log('warn', 'protocol error from agent', { agentId: session.agentId, code, error: message });
+    this.send(session, { type: 'error', v: PROTOCOL_VERSION, code, message });
+    const now = Date.now();
+    if (now - session.errors.windowStart > 60_000) session.errors = { windowStart: now, count: 0 };
+    if (++session.errors.count > 20) session.socket.close(CLOSE.tooManyErrors, 'too many protocol errors');
+  }
+
+  private onMessage(session: Session, raw: Buffer): void {
+    const parsed = parseAgentMessage(raw);
+    if (!parsed.ok) return this.protocolError(session, parsed.code, parsed.error);
+    const msg = parsed.message;
+    if (msg.type !== 'hello' && !session.helloSeen) {
+      return this.protocolError(session, 'malformed', `${msg.type} before hello: send hello first`);
+    }
+    // Sequence numbers: a gap means messages were lost; ask for the full state (a new hello).
+    if (msg.type !== 'hello' && msg.seq !== session.lastSeq + 1) {
+      this.send(session, { type: 'requestFullState', v: PROTOCOL_VERSION, reason: `expected message ${session.lastSeq + 1}, got ${msg.seq}` });
+    }
+    session.lastSeq = msg.seq;
+    this.handle(session, msg);
+  }
+
+  private handle(session: Session, msg: AgentMessage): void {
+    const db = this.options.database.db;
+    switch (msg.type) {
+      case 'hello':
+        session.helloSeen = true;
+        session.name = msg.description.hostname;
+        this.enqueue(session, async () => {
+          await recordAgentConnected(db, session.agentId, { replica: this.replicaId, description: msg.description, runningConfigHash: msg.configHash });
+          session.configHash = msg.configHash;
+          await this.pushConfig(session, await this.effectiveFor(session));
+        });
+        return;
+      case 'configStatus':
+        if (msg.status === 'applied') session.configHash = msg.configHash;
+        this.enqueue(session, () => recordConfigStatus(db, session.agentId, msg));
+        if (msg.status === 'failed') this.options.log('warn', 'agent failed to apply its config', { agentId: session.agentId, configHash: msg.configHash, error: msg.error });
+        return;
+      case 'heartbeat': {
+        const clockOffsetMs = Date.now() - Date.parse(msg.at);
+        this.enqueue(session, () => recordHeartbeat(db, session.agentId, msg, clockOffsetMs));
+        return;
+      }
+      case 'disconnect':
+        this.options.log('info', 'agent says goodbye', { agentId: session.agentId, reason: msg.reason });
+        session.socket.close(CLOSE.normal, 'bye');
+        return;
+    }
+  }
+
+  private publishedPipelines(): Promise<PublishedPipeline[]> {
+    this.published ??= loadPublishedPipelines(this.options.database.db).then(
+      ({ pipelines, broken }) => {
+        for (const b of broken) this.options.log('warn', 'published pipeline left out of agent configs', { pipeline: b.name, version: b.version, problem: b.problem });
+        return pipelines;
+      },
+      (err: unknown) => {
+        this.published = null;
+        throw err;
+      },
+    );
+    return this.published;
+  }
+
+  private async effectiveFor(session: Session): Promise<EffectiveConfig> {
+    return effectiveConfig(await this.publishedPipelines(), session.labels);
+  }
+
+  /** Records the desired config and sends it unless the agent already runs it. */
+  private async pushConfig(session: Session, desired: EffectiveConfig): Promise<void> {
+    const status = await recordDesiredConfig(this.options.database.db, session.agentId, desired);
+    if (session.configHash === desired.configHash) return;
+    session.configHash = desired.configHash;
+    this.options.log('info', 'sending config to agent', { agentId: session.agentId, configHash: desired.configHash, pipelines: desired.pipelines.map((p) => `${p.name}@v${p.version}`), status });
+    this.send(session, { type: 'config', v: PROTOCOL_VERSION, configHash: desired.configHash, config: desired.config, pipelines: desired.pipelines });
+  }
+
+  private onChange(payload: string): void {
+    const change = parseAgentChange(payload);
+    if (!change) {
+      this.options.log('warn', 'ignoring an unexpected change notification', { payload: payload.slice(0, 200) });
+      return;
+    }
+    this.refreshing = this.refreshing.then(() => this.apply(change)).catch((err: unknown) => this.options.log('error', 'applying a change to agents failed', { err: String(err) }));
+  }
+
+  private async apply(change: AgentChange): Promise<void> {
+    if (change.kind === 'config') {
+      this.published = null;
+      for (const s of this.sessions.values()) if (s.helloSeen) this.enqueue(s, async () => this.pushConfig(s, await this.effectiveFor(s)));
+      return;
+    }
+    const session = this.sessions.get(change.id);
+    if (!session) return;
+    if (change.removed) {
+      this.send(session, { type: 'disconnect', v: PROTOCOL_VERSION, reason: 'this agent was removed from the fleet; enroll it again to bring it back' });
+      session.socket.close(CLOSE.removed, 'removed');
+      return;
+    }
+    this.enqueue(session, async () => {
+      const labels = await currentAgentLabels(this.options.database.db, session.agentId);
+      if (!labels) return;
+      session.labels = labels;
+      if (session.helloSeen) await this.pushConfig(session, await this.effectiveFor(session));
+    });
+  }
+
+  /** After the LISTEN connection was lost: re-read everything a missed notification could have changed. */
+  private resync(): void {
+    this.options.log('info', 'change notifications resumed; resynchronising connected agents', { sessions: this.sessions.size });
+    this.refreshing = this.refreshing
+      .then(async () => {
+        for (const s of this.sessions.values()) {
+          const labels = await currentAgentLabels(this.options.database.db, s.agentId);
+          if (!labels) await this.apply({ kind: 'agent', id: s.agentId, removed: true });
+          else s.labels = labels;
+        }
+        await this.apply({ kind: 'config' });
+      })
+      .catch((err: unknown) => this.options.log('error', 'resynchronising agents failed', { err: String(err) }));
+  }
+
+  private watchdog(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      if (now - s.lastMessageAt > this.silentMs) {
+        this.options.log('warn', 'agent missed its heartbeats; closing its connection', { agentId: s.agentId, silentMs: now - s.lastMessageAt });
+        s.socket.terminate();
+      } else if (s.socket.readyState === WebSocket.OPEN) {
+        s.socket.ping();
+      }
+    }
+    // Agents whose replica died without closing their sessions.
+    markSilentAgentsOffline(this.options.database.db, this.silentMs).then(
+      (ids) => ids.length && this.options.log('info', 'marked silent agents offline', { agents: ids.length }),
+      (err: unknown) => this.options.log('warn', 'marking silent agents offline failed', { err: String(err) }),
+    );
+  }
+
+  /**
+   * Stops accepting agents and closes every session with a `disconnect` that tells each agent
+   * to come back after a random delay (so a restart is not met by the whole fleet at once).
+   */
+  async close(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.timer);
+    await this.unlisten?.().catch(() => undefined);
+    const sessions = [...this.sessions.values()];
+    for (const s of sessions) {
+      this.send(s, { type: 'disconnect', v: PROTOCOL_VERSION, reason: 'the control plane is restarting', retryAfterMs: 1000 + Math.floor(Math.random() * 9000) });
+      s.socket.close(CLOSE.goingAway, 'server shutting down');
+    }
+    await Promise.all(sessions.map((s) => s.chain));
+    await releaseReplicaAgents(this.options.database.db, this.replicaId, sessions.map((s) => s.agentId)).catch(() => undefined);
+    this.sessions.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
