@@ -7,6 +7,11 @@ export interface EnrollOptions {
   token: string;
   stateDir: string;
   labels: Record<string, string>;
+  /**
+   * Always send an AWS identity proof (`--aws-identity`). Without it, a proof is sent only when
+   * the control plane answers that the token requires one.
+   */
+  awsIdentity?: boolean | undefined;
 }
 
 /** `fleet-agent enroll`: exit 0 when enrolled (or already), 1 with the reason otherwise. */
@@ -14,9 +19,10 @@ export async function enrollCommand(options: EnrollOptions): Promise<number> {
   try {
     const description = await describeAgent(options.labels);
     const out = await enroll({ ...options, description });
+    const proof = out.status === 'enrolled' && out.identityProof ? ` with an AWS identity proof (signed for ${out.identityProof.endpoint}, ${out.identityProof.region})` : '';
     console.log(
       out.status === 'enrolled'
-        ? `enrolled with ${out.state.server} as agent ${out.state.agentId} (${description.platform}); state in ${options.stateDir}/agent.json`
+        ? `enrolled with ${out.state.server} as agent ${out.state.agentId} (${description.platform})${proof}; state in ${options.stateDir}/agent.json`
         : `already enrolled with ${out.state.server} as agent ${out.state.agentId}; nothing to do`,
     );
     return 0;

@@ -16,9 +16,11 @@ commands:
            config it was sent, receives new ones live, reports health
   doctor   --config FILE
            check credentials, clock skew and a signed test write for every destination
-  enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...]
+  enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...] [--aws-identity]
            join a control plane once (or set FLEET_SERVER / FLEET_ENROLLMENT_TOKEN); the agent id
-           and secret are kept in DIR/agent.json (mode 0600); running it again changes nothing
+           and secret are kept in DIR/agent.json (mode 0600); running it again changes nothing.
+           Tokens bound to AWS identities get a signed sts:GetCallerIdentity proof from this
+           host's AWS credentials (sent always with --aws-identity)
   version  print the agent version
   help     print this help
 
@@ -126,7 +128,7 @@ function parseEnroll(args: string[]): EnrollOptions {
       args,
       strict: true,
       allowPositionals: false,
-      options: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' }, label: { type: 'string', multiple: true } },
+      options: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' }, label: { type: 'string', multiple: true }, 'aws-identity': { type: 'boolean' } },
     }));
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
@@ -142,5 +144,5 @@ function parseEnroll(args: string[]): EnrollOptions {
     if (!m) throw new UsageError(`--label ${JSON.stringify(l)}: expected name=value with a valid label name`);
     labels[m[1]!] = m[2]!;
   }
-  return { server, token, stateDir: values['state-dir'] ?? process.env.FLEET_AGENT_STATE_DIR ?? 'data-agent', labels };
+  return { server, token, stateDir: values['state-dir'] ?? process.env.FLEET_AGENT_STATE_DIR ?? 'data-agent', labels, awsIdentity: values['aws-identity'] === true };
 }
