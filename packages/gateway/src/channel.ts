@@ -205,9 +205,12 @@ export class AgentChannel {
     });
     socket.on('error', (err) => this.options.log('warn', 'agent socket error', { agentId: agent.id, err: err.message }));
     socket.on('close', (code, reason) => {
-      if (this.sessions.get(agent.id) === session) this.sessions.delete(agent.id);
+      // A replaced session may end with any code (a dead peer never echoes 4000): only the
+      // agent's current session on this replica may mark it offline.
+      const current = this.sessions.get(agent.id) === session;
+      if (current) this.sessions.delete(agent.id);
       this.options.log('info', 'agent disconnected', { agentId: agent.id, name: session.name, code, reason: reason.toString().slice(0, 200) });
-      if (code !== CLOSE.replaced && !this.draining) this.enqueue(session, () => recordAgentDisconnected(this.options.database.db, agent.id, this.replicaId));
+      if (current && !this.draining) this.enqueue(session, () => recordAgentDisconnected(this.options.database.db, agent.id, this.replicaId));
     });
     this.send(session, { type: 'welcome', v: PROTOCOL_VERSION, agentId: agent.id, heartbeatIntervalMs: this.heartbeatMs, serverTime: new Date().toISOString() });
   }
