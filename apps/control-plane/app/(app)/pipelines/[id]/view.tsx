@@ -13,6 +13,7 @@ import { TextField } from '@/lib/ui/fields';
 import { EmptyState, ErrorMessage, ErrorState, Loading } from '@/lib/ui/states';
 import { DiffView } from './diff';
 import { PipelineEditor } from './editor';
+import { RolloutSection } from './rollout';
 import { formatSelector, publishLabel, type Matcher, type Pipeline } from './types';
 
 /** One pipeline: editor, versions with publish/rollback, and the diff between any two versions. */
@@ -86,6 +87,8 @@ export function PipelineView() {
           Read-only: you are a {me.role}. Editors and admins can change and publish pipelines.
         </p>
       ) : null}
+
+      <RolloutSection pipelineId={p.id} />
 
       <PipelineEditor key={p.id} pipeline={p} canEdit={canEdit} />
 
