@@ -131,6 +131,11 @@ scrape_configs:
     expect(issues('scrape_configs:\n  - static_configs: []\n')).toEqual(['scrape_configs[0].job_name: required']);
     expect(issues('remote_write:\n  - {}\n')).toEqual(['remote_write[0].url: required']);
   });
+
+  it('refuses destination names that would leave the WAL directory', () => {
+    expect(issues('remote_write:\n  - { url: http://127.0.0.1:9090/api/v1/write, name: .. }\n')).toEqual(['remote_write[0].name: must not be "." or ".."']);
+    expect(issues('remote_write:\n  - { url: http://127.0.0.1:9090/api/v1/write, name: a/b }\n')).toEqual(['remote_write[0].name: may contain only letters, digits, _ . -']);
+  });
 });
 
 describe('Grafana Agent static mode', () => {

@@ -290,7 +290,12 @@ const remoteWriteSchema = z
     url: z
       .string()
       .refine((u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol), 'must be an http:// or https:// URL'),
-    name: z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'may contain only letters, digits, _ . -').optional(),
+    // Names the WAL directory: `.` and `..` would point outside it.
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]+$/, 'may contain only letters, digits, _ . -')
+      .refine((n) => n !== '.' && n !== '..', 'must not be "." or ".."')
+      .optional(),
     remote_timeout: durationSchema.default(30_000),
     headers: z.record(z.string(), z.string()).default({}),
     write_relabel_configs: z.array(relabelConfigSchema).default([]),
