@@ -1,6 +1,7 @@
 /**
  * @fleet/gateway — the agent-facing side of the control plane, mounted at `/agent/v1/` by the
- * control-plane server: enrollment over HTTP and the agent WebSocket channel (config push,
+ * control-plane server: enrollment over HTTP (`POST /agent/v1/enroll`, and
+ * `POST /agent/v1/enroll/challenge` for AWS identity proofs) and the agent WebSocket channel (config push,
  * config status, heartbeats, session registry, fan-out between replicas via PostgreSQL NOTIFY).
  */
 export { createGatewayHttpHandler, type GatewayOptions } from './http.js';
