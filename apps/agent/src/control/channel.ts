@@ -34,7 +34,14 @@ export interface ControlChannelOptions {
   /** Reconnect backoff: base and cap of the exponential (full jitter). Defaults 1 s and 60 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Source of the backoff jitter, a number in [0, 1] (default Math.random; tests make it deterministic). */
   random?: () => number;
+  /**
+   * Schedules the reconnect (setTimeout) and the heartbeats (setInterval). Defaults to the global
+   * timers; tests wrap them to observe the delays the channel asks for. They must return Node
+   * timers (the channel clears them with clearTimeout/clearInterval and unrefs the heartbeat).
+   */
+  timers?: { setTimeout(fn: () => void, ms: number): NodeJS.Timeout; setInterval(fn: () => void, ms: number): NodeJS.Timeout };
 }
 
 /** Where the channel is, for logs, `/-/ready` and tests. */
@@ -60,9 +67,11 @@ export class ControlChannel {
   private stopped = false;
   private _status: ChannelStatus = 'connecting';
   private readonly random: () => number;
+  private readonly timers: NonNullable<ControlChannelOptions['timers']>;
 
   constructor(private readonly options: ControlChannelOptions) {
     this.random = options.random ?? Math.random;
+    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), setInterval: (fn, ms) => setInterval(fn, ms) };
   }
 
   get status(): ChannelStatus {
@@ -151,7 +160,7 @@ export class ControlChannel {
     let delay = this.random() * Math.min(max, min * 2 ** Math.min(this.failures++, 16));
     // The server's Retry-After is a floor, with jitter on top of it for the same reason.
     if (this.retryAfterMs !== null) delay = this.retryAfterMs + this.random() * Math.min(this.retryAfterMs, 10_000);
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect();
     }, delay);
@@ -172,7 +181,7 @@ export class ControlChannel {
     switch (msg.type) {
       case 'welcome':
         clearInterval(this.heartbeatTimer);
-        this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), msg.heartbeatIntervalMs);
+        this.heartbeatTimer = this.timers.setInterval(() => void this.sendHeartbeat(), msg.heartbeatIntervalMs);
         this.heartbeatTimer.unref();
         return;
       case 'config':
