@@ -137,6 +137,31 @@ describe('agent channel: enroll → publish → apply → deliver, failures, rol
     for (const { agent } of agents) expect(agent.logs.some((l) => l.msg === 'the control plane closes the connection' && typeof l.retryAfterMs === 'number')).toBe(true);
   });
 
+  it('after the control plane is killed (kill -9), agents keep delivering and come back when it restarts', async () => {
+    const exited = new Promise((resolve) => cp.child.once('exit', resolve));
+    cp.child.kill('SIGKILL');
+    await exited;
+    const before = aws.receiver.samples('up').length;
+    await aws.receiver.waitFor(() => aws.receiver.samples('up').length >= before + 6, 20_000);
+    // The dead process's PGlite lock goes stale after 15 s; until then a restart is refused by name.
+    await eventually(
+      'the control plane to start again',
+      async () => {
+        try {
+          cp = await startServer();
+          return true;
+        } catch (err) {
+          expect(String(err)).toMatch(/in use by another control-plane process/);
+          return false;
+        }
+      },
+      40_000,
+      1_000,
+    );
+    op = await signIn(() => cp.url, ADMIN.email, ADMIN.password);
+    await eventually('both agents back online with v1 applied', () => both((a) => a.state === 'online' && a.configStatus === 'applied' && a.appliedPipelines.length === 1), 60_000);
+  });
+
   it('removing an agent revokes its secret and closes its socket; it keeps running but cannot come back', async () => {
     const { agent, agentId } = agents[0]!;
     await op.call('agents.remove', { id: agentId });

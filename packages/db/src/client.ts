@@ -254,7 +254,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     throw new DatabaseSetupError(
       'DATA_DIR',
       busy
-        ? `${dataDir} is in use by another control-plane process (PGlite allows one process per data directory; use DATABASE_URL for several)`
+        ? `${dataDir} is in use by another control-plane process (PGlite allows one process per data directory; use DATABASE_URL for several). If that process crashed, its lock expires within 15 s: start again then`
         : `cannot lock ${dataDir}: ${describeCause(err)}`,
       { cause: err },
     );
