@@ -115,6 +115,8 @@ describe('fleet-agent applies configs live', () => {
     // Heartbeat totals are the self-metrics' values (the job removed, so the totals settle).
     const removed = await agent.applyConfig(configYaml([], [{ name: 'main', url: r.url }]));
     expect(removed.jobs.removed).toEqual([{ instance: 'default', job: 'app' }]);
+    // A removed job's targets leave the self-metrics (no stale `up` for a target nobody scrapes).
+    expect((await agent.metrics.registry.getSingleMetric('fleet_agent_target_up')!.get()).values).toEqual([]);
     await eventually('every appended sample to be sent', async () => (await counter(agent, 'fleet_agent_remote_samples_in_total')) === (await agent.counters()).samplesSent);
     const c = await agent.counters();
     expect(c.samplesSent).toBe(r.counters.acceptedSamples);

@@ -54,6 +54,15 @@ describeEachDatabase('control-plane services', (backend) => {
       expect(again.code).toBe('FORBIDDEN');
       expect(await issueSetupToken(fresh.handle.db)).toBeNull();
       expect(await ensureAdminFromEnv(fresh.handle.db, 'a@example.com', 'long enough pass')).toBe('exists');
+      // Replicas starting at once with ADMIN_EMAIL: one creates the admin, the other finds it.
+      const raced = await backend.fresh();
+      try {
+        await raced.handle.migrate();
+        const outcomes = await Promise.all([1, 2, 3].map(() => ensureAdminFromEnv(raced.handle.db, 'ops@example.com', 'long enough pass')));
+        expect(outcomes.sort()).toEqual(['created', 'exists', 'exists']);
+      } finally {
+        await raced.dispose();
+      }
     } finally {
       await fresh.dispose();
     }

@@ -110,6 +110,11 @@ export class ScrapeLoop {
       this.markStale(Date.now(), true);
       if (this.columns.count) await this.deps.appender.append(this.columns).catch(() => undefined);
     }
+    // The target is gone (or its job restarts and sets them again): its self-metrics go too.
+    const labels = { job: this.job.jobName, instance: this.instance };
+    this.deps.metrics.targetUp.remove(labels);
+    this.deps.metrics.targetDuration.remove(labels);
+    this.deps.metrics.targetErrors.remove(labels);
   }
 
   /** One scrape: fetch, parse, append. Never throws. */

@@ -181,9 +181,15 @@ export async function ensureAdminFromEnv(db: Db, email: string | undefined, pass
   if (!email || !password) return 'not-configured';
   if (!(await needsSetup(db))) return 'exists';
   const input = newUserSchema.parse({ email, name: email.split('@')[0], role: 'admin', password });
-  await db.transaction(async (tx) => {
-    await insertUser(tx, input);
-    await recordAudit({ db: tx, actor: { type: 'system' } }, { action: 'user.setup', targetType: 'user', targetId: input.email, after: { email: input.email, role: 'admin', via: 'ADMIN_EMAIL' } });
-  });
+  try {
+    await db.transaction(async (tx) => {
+      await insertUser(tx, input);
+      await recordAudit({ db: tx, actor: { type: 'system' } }, { action: 'user.setup', targetType: 'user', targetId: input.email, after: { email: input.email, role: 'admin', via: 'ADMIN_EMAIL' } });
+    });
+  } catch (err) {
+    // Replicas starting at once race here: the one that loses finds the admin created.
+    if (err instanceof AppError && err.code === 'CONFLICT') return 'exists';
+    throw err;
+  }
   return 'created';
 }
