@@ -36,6 +36,13 @@ const destinationHealth = z
     walBytes: z.number().int().min(0),
     shards: z.number().int().min(0).optional(),
     highestSentTimestampMs: z.number().min(0).optional(),
+    /** Cumulative since the agent process started (see heartbeat `startedAt`). */
+    samplesSent: z.number().min(0).optional(),
+    samplesRetried: z.number().min(0).optional(),
+    /** Failed send attempts by error class, cumulative. */
+    failedSendsByClass: z.record(z.string().max(64), z.number().min(0)).optional(),
+    /** The signing facts diagnosis needs (service, region, role), when the destination signs. */
+    sigv4: z.object({ service: z.string().max(64), region: z.string().max(32), roleArn: z.string().max(2048).nullable() }).strict().nullable().optional(),
     droppedByReason: z.record(z.string().max(64), z.number().min(0)).default({}),
     credentials: z
       .object({ source: z.string().max(300).nullable(), callerArn: z.string().max(2048).nullable(), expiresAt: z.iso.datetime().nullable(), lastError: z.string().max(2000).nullable() })
@@ -43,7 +50,7 @@ const destinationHealth = z
       .nullable(),
     clockOffsetMs: z.number().nullable(),
     lastError: z
-      .object({ at: z.iso.datetime(), class: z.string().max(64), code: z.string().max(200).nullable(), status: z.number().int().nullable(), message: z.string().max(2000), action: z.string().max(200).optional(), resource: z.string().max(2048).optional() })
+      .object({ at: z.iso.datetime(), class: z.string().max(64), code: z.string().max(200).nullable(), status: z.number().int().nullable(), message: z.string().max(2000), action: z.string().max(200).optional(), resource: z.string().max(2048).optional(), detail: z.string().max(2000).optional() })
       .strict()
       .nullable(),
   })
@@ -91,6 +98,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
       v: z.literal(PROTOCOL_VERSION),
       seq,
       at: z.iso.datetime(),
+      /** When the agent process started: counters reset then (rates never go negative). */
+      startedAt: z.iso.datetime().optional(),
       counters: z
         .object({
           samplesScraped: z.number().min(0),
