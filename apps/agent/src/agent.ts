@@ -38,10 +38,27 @@ export interface AgentOptions {
   walMaxAgeMs?: number;
 }
 
+/**
+ * How a destination signs its requests (its `sigv4` block without the secrets), for heartbeats
+ * and diagnosis.
+ */
+export interface DestinationSigning {
+  service: string;
+  region: string;
+  /** The role assumed on top of the base credentials (cross-account), or null. */
+  roleArn: string | null;
+  /** The shared-files profile the base credentials come from, or null for the SDK's default chain. */
+  profile: string | null;
+  /** True when the config carries static access keys. */
+  staticKeys: boolean;
+}
+
 /** A destination's state, for heartbeats, `doctor` and tests. */
 export interface DestinationStatus {
   name: string;
   url: string;
+  /** Null when the destination does not sign (no `sigv4` block). */
+  sigv4: DestinationSigning | null;
   pendingSamples: number;
   walBytes: number;
   lastError: DestinationError | null;
@@ -138,6 +155,8 @@ export class Agent {
   private stopping = false;
   private applying: Promise<unknown> = Promise.resolve();
   private config: AgentConfig;
+  /** When this agent started: its counters (the self-metrics) count from here. */
+  readonly startedAt = new Date();
   readonly metrics = new AgentMetrics();
   readonly series = new SeriesTable();
   private readonly labelsOf = (ref: number): readonly Label[] | undefined => this.series.get(ref)?.labels;
@@ -663,6 +682,7 @@ export class Agent {
     return [...this.destinations.values()].map((d) => ({
       name: d.spec.config.name,
       url: d.spec.config.url,
+      sigv4: signingOf(d.spec.config),
       pendingSamples: d.wal.pendingSamples,
       walBytes: d.wal.sizeBytes,
       lastError: d.queue.lastError,
@@ -706,6 +726,11 @@ export class Agent {
     await this.telemetry?.close();
     this.telemetry = null;
   }
+}
+
+function signingOf(rw: DestinationSpec['config']): DestinationSigning | null {
+  const s = rw.sigv4;
+  return s ? { service: s.service, region: s.region, roleArn: s.roleArn ?? null, profile: s.profile ?? null, staticKeys: Boolean(s.accessKey && s.secretKey) } : null;
 }
 
 /** Runs a preparation step, prefixing its error with what was being prepared. */

@@ -4,6 +4,7 @@ import { parseAgentConfig, type AgentConfig } from '@fleet/pipeline';
 import { z } from 'zod';
 import { Agent, type AgentLog } from '../agent.js';
 import { ControlChannel, type ChannelAgent, type ReceivedConfig } from './channel.js';
+import { buildHeartbeat } from './heartbeat.js';
 import { describeAgent } from './platform.js';
 import type { AgentState } from './state.js';
 
@@ -99,7 +100,7 @@ export class ManagedAgent {
           log('warn', 'applied the config but cannot persist it; a restart will wait for the control plane', { error: (err as Error).message }),
         );
       },
-      heartbeat: () => heartbeatOf(agent),
+      heartbeat: () => buildHeartbeat(agent),
     };
     const channel = new ControlChannel({
       state: options.state,
@@ -118,59 +119,4 @@ export class ManagedAgent {
     await this.channel.stop();
     await this.agent.stop();
   }
-}
-
-/** The heartbeat body from the agent's own metrics and status. */
-async function heartbeatOf(agent: Agent): Promise<Awaited<ReturnType<ChannelAgent['heartbeat']>>> {
-  const totals = await agent.counters();
-  const dropped = await agent.metrics.samplesDropped.get();
-  const byDestination = new Map<string, Record<string, number>>();
-  for (const v of dropped.values) {
-    const name = String(v.labels.remote_name ?? '');
-    const reasons = byDestination.get(name) ?? {};
-    reasons[String(v.labels.reason ?? 'unknown')] = (reasons[String(v.labels.reason ?? 'unknown')] ?? 0) + v.value;
-    byDestination.set(name, reasons);
-  }
-  const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-  return {
-    counters: {
-      samplesScraped: totals.samplesScraped,
-      samplesSent: totals.samplesSent,
-      samplesDropped: totals.samplesDropped,
-      samplesRetried: totals.samplesRetried,
-      pendingSamples: totals.pendingSamples,
-      walBytes: totals.walBytes,
-    },
-    destinations: agent.destinationStatus().slice(0, 100).map((d) => ({
-      name: d.name.slice(0, 200),
-      url: d.url.slice(0, 2048),
-      pendingSamples: Math.max(0, Math.round(d.pendingSamples)),
-      walBytes: Math.max(0, Math.round(d.walBytes)),
-      droppedByReason: byDestination.get(d.name) ?? {},
-      credentials: d.credentials
-        ? { source: d.credentials.source, callerArn: d.credentials.callerArn, expiresAt: iso(d.credentials.expiration), lastError: d.credentials.lastError?.slice(0, 2000) ?? null }
-        : null,
-      clockOffsetMs: d.clockOffsetMs,
-      lastError: d.lastError
-        ? {
-            at: d.lastError.at.toISOString(),
-            class: d.lastError.class,
-            code: d.lastError.code,
-            status: d.lastError.status,
-            message: d.lastError.message.slice(0, 2000),
-            ...(d.lastError.action ? { action: d.lastError.action } : {}),
-            ...(d.lastError.resource ? { resource: d.lastError.resource.slice(0, 2048) } : {}),
-          }
-        : null,
-    })),
-    targets: agent.targetStatus().slice(0, 5000).map((t) => ({
-      job: t.job.slice(0, 200),
-      instance: t.instance.slice(0, 300),
-      up: t.up,
-      lastScrapeAt: iso(t.lastScrapeAt),
-      durationMs: Math.max(0, t.lastDurationMs),
-      samples: Math.max(0, Math.round(t.samples)),
-      lastError: t.lastError?.slice(0, 2000) ?? null,
-    })),
-  };
 }

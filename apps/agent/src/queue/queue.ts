@@ -1,13 +1,17 @@
 import { compileRelabelConfigs, relabel, sortLabels, type CompiledRelabel, type Label, type RemoteWriteConfig } from '@fleet/pipeline';
 import type { ClassifiedError } from '@fleet/aws';
 import { encodeLabels, encodeWriteRequest, type SampleBatch } from '../remote-write/encode.js';
-import type { DropReason, WriteClient } from '../remote-write/client.js';
+import type { DropReason, SendFailureFacts, WriteClient } from '../remote-write/client.js';
 import { isStaleNaNAt } from '../series/stale.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 import type { PendingRecord, WriteAheadLog } from '../wal/wal.js';
 
-/** The last failure of a destination, for heartbeats, `doctor` and the dashboard. */
-export interface DestinationError extends ClassifiedError {
+/**
+ * The last failure of a destination, for heartbeats, `doctor` and the dashboard: its
+ * classification, plus what the client knew about it (endpoint, stage, peer address, measured
+ * clock offset; see {@link SendFailureFacts}) when it reported that.
+ */
+export interface DestinationError extends ClassifiedError, Partial<SendFailureFacts> {
   at: Date;
   status: number | null;
 }
@@ -157,8 +161,8 @@ export class RemoteWriteQueue {
   private highestSent: number | undefined;
 
   /** Records a failed attempt (metrics + last error) and logs it. */
-  failed(error: ClassifiedError, status: number | null, samples: number, retrying: boolean): void {
-    this.lastError = { ...error, status, at: new Date() };
+  failed(error: ClassifiedError, status: number | null, samples: number, retrying: boolean, facts?: SendFailureFacts): void {
+    this.lastError = { ...error, ...facts, status, at: new Date() };
     this.deps.metrics.failedSends.inc({ remote_name: this.name, class: error.class });
     if (retrying) this.deps.metrics.samplesRetried.inc({ remote_name: this.name }, samples);
     this.deps.log(retrying ? 'warn' : 'error', retrying ? 'send failed; will retry' : 'send failed; samples dropped', {
@@ -167,6 +171,7 @@ export class RemoteWriteQueue {
       class: error.class,
       code: error.code,
       error: error.message,
+      ...(facts?.stage ? { stage: facts.stage, endpoint: facts.endpoint } : {}),
       samples,
     });
   }
@@ -342,11 +347,11 @@ class Shard {
         return;
       }
       if (!outcome.retryable) {
-        this.q.failed(outcome.error, outcome.status, batch.count, false);
+        this.q.failed(outcome.error, outcome.status, batch.count, false, outcome.facts);
         this.q.drop(outcome.dropReason ?? 'http_4xx', batch.records);
         return;
       }
-      this.q.failed(outcome.error, outcome.status, batch.count, true);
+      this.q.failed(outcome.error, outcome.status, batch.count, true, outcome.facts);
       if (this.q.stopped) return; // stays in the WAL: sent again after the restart
       const backoff = Math.min(cfg.maxBackoffMs, cfg.minBackoffMs * 2 ** attempt);
       const jittered = backoff / 2 + this.q.random() * (backoff / 2);
