@@ -25,11 +25,28 @@ export interface ServerConfig {
   stsEndpoints: readonly string[] | undefined;
   /** Interval agents are told to send heartbeats at (`AGENT_HEARTBEAT_INTERVAL`, default 15 s). */
   heartbeatIntervalMs: number | undefined;
+  /** How often fleet stats are rolled up (`STATS_INTERVAL`, default 60 s); retention runs every 10 rollups. */
+  statsIntervalMs: number;
 }
 
 /** A bad environment setting; `message` is one line naming the variable. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000 } as const;
+const formatMs = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+/** An optional duration (`500ms`, `15s`, `2m`) between `min` and `max`, in milliseconds. */
+function durationSetting(min: number, max: number, example: string) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || /^\d+(ms|s|m)$/.test(v), `must be a duration such as ${example} (ms, s or m)`)
+    .transform((v) => (v === undefined ? undefined : Number(/^\d+/.exec(v)![0]) * DURATION_UNITS[/(ms|s|m)$/.exec(v)![0] as keyof typeof DURATION_UNITS]))
+    .refine((v) => v === undefined || (v >= min && v <= max), `must be between ${formatMs(min)} and ${formatMs(max)}`);
 }
 
 const env = z.object({
@@ -83,14 +100,8 @@ const env = z.object({
     .optional()
     .transform((v) => v || undefined)
     .refine((v) => v === undefined || v.length >= 12, 'must be at least 12 characters'),
-  AGENT_HEARTBEAT_INTERVAL: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v) => v || undefined)
-    .refine((v) => v === undefined || /^\d+(ms|s|m)$/.test(v), 'must be a duration such as 15s (ms, s or m)')
-    .transform((v) => (v === undefined ? undefined : Number(/^\d+/.exec(v)![0]) * { ms: 1, s: 1000, m: 60_000 }[/(ms|s|m)$/.exec(v)![0] as 'ms' | 's' | 'm']))
-    .refine((v) => v === undefined || (v >= 1000 && v <= 3_600_000), 'must be between 1s and 60m'),
+  AGENT_HEARTBEAT_INTERVAL: durationSetting(1000, 3_600_000, '15s'),
+  STATS_INTERVAL: durationSetting(1000, 600_000, '60s'),
 });
 
 /**
@@ -120,6 +131,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): ServerConfig {
     adminPassword: e.ADMIN_PASSWORD,
     stsEndpoints: e.FLEET_STS_ENDPOINTS,
     heartbeatIntervalMs: e.AGENT_HEARTBEAT_INTERVAL,
+    statsIntervalMs: e.STATS_INTERVAL ?? 60_000,
   };
   if (Boolean(config.adminEmail) !== Boolean(config.adminPassword)) {
     throw new ConfigError(`${config.adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required together with ${config.adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'}`);

@@ -17,6 +17,7 @@ import nextPackage from 'next';
 import { ConfigError, loadConfig } from './config.js';
 import { createControlPlaneServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
+import { startMaintenance } from './maintenance.js';
 
 /** The app directory (where `.next` lives), the same from server/ and dist/server/. */
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -94,7 +95,12 @@ async function main(): Promise<void> {
   }
   logger.info({ url: publicUrl, version, listen: `http://${shownHost}:${port}` }, `control plane listening on ${publicUrl}`);
 
-  installShutdown({ logger, database, server, drain, closeChannel: () => channel.close(), closeUi: () => nextApp?.close?.() });
+  const maintenance = startMaintenance({ database, logger, intervalMs: config.statsIntervalMs });
+  const closeBackground = async () => {
+    await channel.close();
+    await maintenance.stop();
+  };
+  installShutdown({ logger, database, server, drain, closeChannel: closeBackground, closeUi: () => nextApp?.close?.() });
 }
 
 function installShutdown(parts: {

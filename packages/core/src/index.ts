@@ -23,3 +23,8 @@ export * from './agents/effective-config.js';
 export * from './agents/sessions.js';
 export * from './agents/agents.js';
 export * from './agents/rollout.js';
+export * from './fleet/counters.js';
+export * from './fleet/health.js';
+export * from './fleet/stats.js';
+export * from './fleet/diagnosis.js';
+export * from './fleet/overview.js';

@@ -140,7 +140,7 @@ describeEachDatabase('migrations', (backend) => {
       .insert(schema.agents)
       .values({ name: 'ip-10-0-0-1', secretHash: sha('agent-secret'), labels: { env: 'prod' } })
       .returning();
-    await handle.db.insert(schema.agentStats).values({ agentId: a!.id, at: new Date(), samplesScraped: 10 });
+    await handle.db.insert(schema.agentStats).values({ agentId: a!.id, bucket: new Date(), samplesScraped: 10 });
     await handle.db.delete(schema.agents).where(eq(schema.agents.id, a!.id));
     const left = await handle.db.select().from(schema.agentStats);
     expect(left).toEqual([]);

@@ -37,6 +37,27 @@ export type TokenPlatform = (typeof TOKEN_PLATFORMS)[number];
 
 /** Config rollout state of one agent, as it last reported it. */
 export const CONFIG_STATUSES = ['none', 'pending', 'applying', 'applied', 'failed'] as const;
+
+/** How an agent is doing, judged from its latest heartbeat. */
+export const AGENT_HEALTH = ['healthy', 'degraded', 'failing'] as const;
+export type AgentHealth = (typeof AGENT_HEALTH)[number];
+
+/**
+ * One problem found in an agent's heartbeat, with the facts its remedy needs. `key` groups the
+ * same problem across agents (class + destination URL).
+ */
+export interface AgentFinding {
+  key: string;
+  severity: 'warning' | 'critical';
+  /** An error class of @fleet/aws (access_denied, clock_skew, …) or config_failed, target_down, credentials_expiring, clock_offset, drops. */
+  kind: string;
+  title: string;
+  destination?: string;
+  url?: string;
+  /** Facts: action, resource, region, service, callerArn, roleArn, detail, offsetMs, … */
+  facts: Record<string, string | number>;
+  since: string;
+}
 export type ConfigStatus = (typeof CONFIG_STATUSES)[number];
 
 /** A label matcher of a pipeline selector, as in PromQL: `name op "value"`. */
@@ -347,6 +368,16 @@ export const agents = pgTable(
     connectedReplica: text('connected_replica'),
     /** The latest heartbeat as reported (live counters, destinations, targets). */
     lastHeartbeat: jsonb('last_heartbeat').$type<Record<string, unknown> | null>(),
+    /** Cumulative counters of the previous heartbeat, to compute deltas (resets detected). */
+    lastCounters: jsonb('last_counters').$type<Record<string, unknown> | null>(),
+    /** Health from the latest heartbeat: healthy, degraded or failing, with the reasons. */
+    health: text('health', { enum: AGENT_HEALTH }).notNull().default('healthy'),
+    findings: jsonb('findings').$type<AgentFinding[]>().notNull().default([]),
+    /** Last time a heartbeat showed dropped samples. */
+    lastDropAt: timestamp('last_drop_at', { withTimezone: true }),
+    /** The config documents last pushed and last applied (for the desired-vs-applied diff). */
+    desiredConfig: jsonb('desired_config').$type<Record<string, unknown> | null>(),
+    appliedConfig: jsonb('applied_config').$type<Record<string, unknown> | null>(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
   },
   (t) => [
@@ -357,12 +388,15 @@ export const agents = pgTable(
       'agents_config_status_check',
       sql`${t.configStatus} in ('none', 'pending', 'applying', 'applied', 'failed')`,
     ),
+    check('agents_health_check', sql`${t.health} in ('healthy', 'degraded', 'failing')`),
+    index('agents_health_idx').on(t.connected, t.health),
   ],
 );
 
 /**
- * Time-stamped counters an agent reported in a heartbeat. Counters are cumulative as the
- * agent reports them (they reset when the agent restarts); rates are derived on read.
+ * What an agent delivered in one minute: counter deltas (computed from its cumulative heartbeat
+ * counters, resets handled) and the last gauges of the minute. Kept 24 hours; older history lives
+ * in {@link statsRollups}.
  */
 export const agentStats = pgTable(
   'agent_stats',
@@ -370,17 +404,87 @@ export const agentStats = pgTable(
     agentId: uuid('agent_id')
       .notNull()
       .references(() => agents.id, { onDelete: 'cascade' }),
-    at: timestamp('at', { withTimezone: true }).notNull(),
+    /** Start of the minute. */
+    bucket: timestamp('bucket', { withTimezone: true }).notNull(),
     samplesScraped: bigint('samples_scraped', { mode: 'number' }).notNull().default(0),
     samplesSent: bigint('samples_sent', { mode: 'number' }).notNull().default(0),
     samplesDropped: bigint('samples_dropped', { mode: 'number' }).notNull().default(0),
+    samplesRetried: bigint('samples_retried', { mode: 'number' }).notNull().default(0),
     droppedByReason: jsonb('dropped_by_reason').$type<Record<string, number>>().notNull().default({}),
+    /** Failed send attempts (all destinations). */
+    failedSends: bigint('failed_sends', { mode: 'number' }).notNull().default(0),
     pendingSamples: bigint('pending_samples', { mode: 'number' }).notNull().default(0),
     walBytes: bigint('wal_bytes', { mode: 'number' }).notNull().default(0),
-    /** Further gauges and counters (per destination, per target), as reported. */
-    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    /** Deltas per pipeline version (`<pipelineId>:<version>`): sent, dropped. */
+    byPipeline: jsonb('by_pipeline').$type<Record<string, { sent: number; dropped: number }>>().notNull().default({}),
+    /** Deltas per destination URL: sent, dropped, failed sends. */
+    byDestination: jsonb('by_destination').$type<Record<string, { sent: number; dropped: number; failed: number }>>().notNull().default({}),
   },
-  (t) => [primaryKey({ columns: [t.agentId, t.at] }), index('agent_stats_at_idx').on(t.at)],
+  (t) => [primaryKey({ columns: [t.agentId, t.bucket] }), index('agent_stats_bucket_idx').on(t.bucket, t.agentId)],
+);
+
+/**
+ * Fleet-wide and per-pipeline-version sums of {@link agentStats}, recomputed from it for recent
+ * buckets: 1-minute steps kept 24 hours, 5-minute steps kept 30 days. `scope` is `fleet` or
+ * `pipeline:<pipelineId>:<version>`.
+ */
+export const statsRollups = pgTable(
+  'stats_rollups',
+  {
+    scope: text('scope').notNull(),
+    stepSeconds: integer('step_seconds').notNull(),
+    bucket: timestamp('bucket', { withTimezone: true }).notNull(),
+    samplesScraped: bigint('samples_scraped', { mode: 'number' }).notNull().default(0),
+    samplesSent: bigint('samples_sent', { mode: 'number' }).notNull().default(0),
+    samplesDropped: bigint('samples_dropped', { mode: 'number' }).notNull().default(0),
+    samplesRetried: bigint('samples_retried', { mode: 'number' }).notNull().default(0),
+    droppedByReason: jsonb('dropped_by_reason').$type<Record<string, number>>().notNull().default({}),
+    /** Agents that reported in the bucket. */
+    agents: integer('agents').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scope, t.stepSeconds, t.bucket] }),
+    index('stats_rollups_bucket_idx').on(t.stepSeconds, t.bucket),
+    check('stats_rollups_step_check', sql`${t.stepSeconds} in (60, 300)`),
+  ],
+);
+
+/** WebSocket sessions of an agent (connection history), kept 30 days. */
+export const agentConnections = pgTable(
+  'agent_connections',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    connectedAt: timestamp('connected_at', { withTimezone: true }).notNull(),
+    disconnectedAt: timestamp('disconnected_at', { withTimezone: true }),
+    replica: text('replica').notNull(),
+    sourceIp: text('source_ip'),
+    /** Why it ended (close code and reason, "replica stopped", "silent"). */
+    closeReason: text('close_reason'),
+  },
+  (t) => [index('agent_connections_agent_idx').on(t.agentId, t.connectedAt)],
+);
+
+/** Errors agents reported (one row per new error of a destination), kept 7 days. */
+export const agentErrors = pgTable(
+  'agent_errors',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    destination: text('destination').notNull(),
+    url: text('url').notNull(),
+    errorClass: text('error_class').notNull(),
+    code: text('code'),
+    status: integer('status'),
+    message: text('message').notNull(),
+    detail: text('detail'),
+  },
+  (t) => [index('agent_errors_agent_idx').on(t.agentId, t.at), index('agent_errors_at_idx').on(t.at)],
 );
 
 /**

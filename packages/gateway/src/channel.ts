@@ -6,6 +6,8 @@ import {
   AGENT_CHANNEL,
   AppError,
   authenticateAgent,
+  closeConnection,
+  openConnection,
   currentAgentLabels,
   effectiveConfig,
   HEARTBEAT_INTERVAL_MS,
@@ -55,6 +57,8 @@ interface Session {
   agentId: string;
   name: string;
   socket: WebSocket;
+  /** Its row in the connection history, once written. */
+  connectionId: number | null;
   labels: Record<string, string>;
   /** Hash of the config last sent to (or confirmed by) the agent. */
   configHash: string | null;
@@ -188,6 +192,7 @@ export class AgentChannel {
       agentId: agent.id,
       name: agent.name,
       socket,
+      connectionId: null,
       labels: agent.labels,
       configHash: null,
       helloSeen: false,
@@ -198,6 +203,9 @@ export class AgentChannel {
     };
     this.sessions.set(agent.id, session);
     this.options.log('info', 'agent connected', { agentId: agent.id, name: agent.name, sourceIp, sessions: this.sessions.size });
+    this.enqueue(session, async () => {
+      session.connectionId = await openConnection(this.options.database.db, agent.id, this.replicaId, sourceIp);
+    });
     socket.on('message', (data: RawData, isBinary: boolean) => {
       session.lastMessageAt = Date.now();
       if (isBinary) return this.protocolError(session, 'malformed', 'binary frames are not part of the protocol');
@@ -211,6 +219,13 @@ export class AgentChannel {
       if (current) this.sessions.delete(agent.id);
       this.options.log('info', 'agent disconnected', { agentId: agent.id, name: session.name, code, reason: reason.toString().slice(0, 200) });
       if (current && !this.draining) this.enqueue(session, () => recordAgentDisconnected(this.options.database.db, agent.id, this.replicaId));
+      const why = `${code}${reason.length ? ` ${reason.toString().slice(0, 200)}` : ''}`;
+      // While draining, releaseReplicaAgents closes the history rows (the database closes next).
+      if (!this.draining) {
+        this.enqueue(session, async () => {
+          if (session.connectionId !== null) await closeConnection(this.options.database.db, session.connectionId, why);
+        });
+      }
     });
     this.send(session, { type: 'welcome', v: PROTOCOL_VERSION, agentId: agent.id, heartbeatIntervalMs: this.heartbeatMs, serverTime: new Date().toISOString() });
   }

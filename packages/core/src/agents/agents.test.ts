@@ -20,8 +20,8 @@ import {
   recordAgentDisconnected,
   recordConfigStatus,
   recordDesiredConfig,
-  recordHeartbeat,
 } from './sessions.js';
+import { recordHeartbeat } from '../fleet/stats.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 
@@ -167,23 +167,23 @@ describeEachDatabase('agent channel state', (backend) => {
     expect((await listAgents(ctx, { search: 'prod-1' })).total).toBe(1);
   });
 
-  it('records heartbeats as stats rows and marks silent agents offline at their last heartbeat', async () => {
+  it('records heartbeats as per-minute deltas and marks silent agents offline at their last heartbeat', async () => {
     const a = await enrollOne('h1');
     await recordAgentConnected(handle.db, a.agentId, { replica: 'r1', description: { hostname: 'h1' }, runningConfigHash: null });
-    await recordHeartbeat(
-      handle.db,
-      a.agentId,
-      {
-        at: new Date().toISOString(),
-        counters: { samplesScraped: 100, samplesSent: 90, samplesDropped: 3, samplesRetried: 1, pendingSamples: 7, walBytes: 4096 },
-        destinations: [{ droppedByReason: { http_4xx: 2 } }, { droppedByReason: { http_4xx: 1 } }],
-        targets: [],
-      },
-      -120,
-    );
+    const hb = (sent: number, dropped: number) => ({
+      at: new Date().toISOString(),
+      startedAt: '2026-11-27T00:00:00.000Z',
+      counters: { samplesScraped: sent + dropped, samplesSent: sent, samplesDropped: dropped, samplesRetried: 1, pendingSamples: 7, walBytes: 4096 },
+      destinations: [{ name: 'p.amp', url: 'http://amp', pendingSamples: 7, walBytes: 4096, droppedByReason: { http_4xx: dropped }, samplesSent: sent, credentials: null, clockOffsetMs: null, lastError: null }],
+      targets: [],
+    });
+    const minute = new Date('2026-11-27T10:00:10Z');
+    // The first heartbeat is the baseline; the second adds its increase to the minute's row.
+    await recordHeartbeat(handle.db, a.agentId, hb(100, 3), -120, minute);
+    await recordHeartbeat(handle.db, a.agentId, hb(190, 5), -120, new Date(minute.getTime() + 15_000));
     const stats = await handle.db.select().from(agentStats);
     expect(stats).toHaveLength(1);
-    expect(stats[0]).toMatchObject({ samplesScraped: 100, samplesSent: 90, samplesDropped: 3, droppedByReason: { http_4xx: 3 }, pendingSamples: 7, walBytes: 4096 });
+    expect(stats[0]).toMatchObject({ bucket: new Date('2026-11-27T10:00:00Z'), samplesScraped: 92, samplesSent: 90, samplesDropped: 2, droppedByReason: { http_4xx: 2 }, pendingSamples: 7, walBytes: 4096, byDestination: { 'http://amp': { sent: 90, dropped: 2, failed: 0 } } });
     const seen = (await getAgent(ctx, a.agentId)).lastSeenAt!;
     expect(await markSilentAgentsOffline(handle.db, 60_000, new Date(seen.getTime() + 30_000))).toEqual([]);
     expect(await markSilentAgentsOffline(handle.db, 60_000, new Date(seen.getTime() + 61_000))).toEqual([a.agentId]);

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { agents, agentStats, type ConfigPipelineRef, type Db } from '@fleet/db';
+import { agents, type ConfigPipelineRef, type Db } from '@fleet/db';
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import { AppError } from '../errors.js';
+import { closeConnectionsOf } from '../fleet/stats.js';
 import type { EffectiveConfig } from './effective-config.js';
 
 /** The agent a WebSocket session belongs to, as the gateway needs it. */
@@ -77,6 +78,8 @@ export async function recordDesiredConfig(db: Db, agentId: string, desired: Effe
     .set({
       desiredConfigHash: desired.configHash,
       desiredPipelines: desired.pipelines,
+      desiredConfig: desired.config,
+      appliedConfig: sql`case when ${agents.appliedConfigHash} = ${desired.configHash} then ${JSON.stringify(desired.config)}::jsonb else ${agents.appliedConfig} end`,
       configStatus: sql`case when ${agents.appliedConfigHash} = ${desired.configHash} then 'applied'
         when ${agents.desiredConfigHash} is distinct from ${desired.configHash} or ${agents.configStatus} = 'none' then 'pending'
         else ${agents.configStatus} end`,
@@ -102,6 +105,7 @@ export async function recordConfigStatus(db: Db, agentId: string, report: { conf
       .set({
         appliedConfigHash: report.configHash,
         appliedPipelines: sql`case when ${agents.desiredConfigHash} = ${report.configHash} then ${agents.desiredPipelines} else ${agents.appliedPipelines} end`,
+        appliedConfig: sql`case when ${agents.desiredConfigHash} = ${report.configHash} then ${agents.desiredConfig} else ${agents.appliedConfig} end`,
         configStatus: sql`case when ${agents.desiredConfigHash} = ${report.configHash} then 'applied' else 'pending' end`,
         configError: null,
         configStatusAt: now,
@@ -114,41 +118,6 @@ export async function recordConfigStatus(db: Db, agentId: string, report: { conf
     .update(agents)
     .set({ configStatus: report.status, configError: report.status === 'failed' ? (report.error ?? 'failed') : null, configStatusAt: now })
     .where(and(eq(agents.id, agentId), eq(agents.desiredConfigHash, report.configHash)));
-}
-
-/** Heartbeat counters as the agent reports them (cumulative since the agent process started). */
-export interface HeartbeatReport {
-  at: string;
-  counters: { samplesScraped: number; samplesSent: number; samplesDropped: number; samplesRetried: number; pendingSamples: number; walBytes: number };
-  destinations: { droppedByReason: Record<string, number> }[];
-  [key: string]: unknown;
-}
-
-/** Records a heartbeat: last seen, the latest report for the agent page, and one stats row. */
-export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatReport, clockOffsetMs: number): Promise<void> {
-  const now = new Date();
-  const droppedByReason: Record<string, number> = {};
-  for (const d of hb.destinations) for (const [reason, n] of Object.entries(d.droppedByReason)) droppedByReason[reason] = (droppedByReason[reason] ?? 0) + n;
-  await db.transaction(async (tx) => {
-    await tx
-      .update(agents)
-      .set({ lastSeenAt: now, connected: true, offlineSince: null, lastHeartbeat: { ...hb, receivedAt: now.toISOString(), clockOffsetMs } })
-      .where(eq(agents.id, agentId));
-    await tx
-      .insert(agentStats)
-      .values({
-        agentId,
-        at: now,
-        samplesScraped: Math.round(hb.counters.samplesScraped),
-        samplesSent: Math.round(hb.counters.samplesSent),
-        samplesDropped: Math.round(hb.counters.samplesDropped),
-        droppedByReason,
-        pendingSamples: Math.round(hb.counters.pendingSamples),
-        walBytes: Math.round(hb.counters.walBytes),
-        detail: { samplesRetried: hb.counters.samplesRetried, clockOffsetMs },
-      })
-      .onConflictDoNothing();
-  });
 }
 
 /** Marks the agent offline when its session on `replica` ends (a newer session elsewhere wins). */
@@ -170,7 +139,9 @@ export async function markSilentAgentsOffline(db: Db, silentForMs: number, now =
     .set({ connected: false, offlineSince: sql`coalesce(${agents.lastSeenAt}, now())` })
     .where(and(eq(agents.connected, true), lt(agents.lastSeenAt, cutoff)))
     .returning({ id: agents.id });
-  return rows.map((r) => r.id);
+  const ids = rows.map((r) => r.id);
+  await closeConnectionsOf(db, ids, 'silent: missed its heartbeats', now);
+  return ids;
 }
 
 /** Marks every agent held by `replica` offline (at shutdown: the sockets close with the process). */
@@ -180,6 +151,7 @@ export async function releaseReplicaAgents(db: Db, replica: string, ids: string[
     .update(agents)
     .set({ connected: false, offlineSince: new Date() })
     .where(and(inArray(agents.id, ids), eq(agents.connectedReplica, replica)));
+  await closeConnectionsOf(db, ids, 'the control-plane replica stopped');
 }
 
 export type { ConfigPipelineRef };

@@ -1,0 +1,123 @@
+import { generatePermissionsPolicy, partitionOfRegion, remedyFor, type AwsErrorClass, type AwsPartition } from '@fleet/aws';
+import type { AgentFinding, Db } from '@fleet/db';
+import { templateOverrides } from '../policies/policies.js';
+
+/** What to do about a finding: a summary, concrete steps, and a policy to attach when that is the fix. */
+export interface Remedy {
+  summary: string;
+  steps: string[];
+  /** For access denied: the role to change and the permissions policy (JSON) that grants the write. */
+  policy?: { roleArn: string | null; json: string };
+}
+
+function roleOf(callerArn: string | undefined): string | null {
+  const m = /^arn:(aws[\w-]*):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(callerArn ?? '');
+  if (m) return `arn:${m[1]}:iam::${m[2]}:role/${m[3]}`;
+  return callerArn && /^arn:aws[\w-]*:iam::\d{12}:(role|user)\//.test(callerArn) ? callerArn : null;
+}
+
+const str = (v: string | number | undefined) => (v === undefined ? undefined : String(v));
+
+const AWS_CLASSES = new Set<string>([
+  'access_denied',
+  'signature_mismatch',
+  'clock_skew',
+  'expired_token',
+  'invalid_token',
+  'region_mismatch',
+  'service_mismatch',
+  'missing_auth',
+  'unauthorized',
+  'throttled',
+  'server_error',
+  'bad_request',
+  'not_found',
+  'no_credentials',
+  'dns',
+  'connect',
+  'tls',
+  'timeout',
+  'unknown',
+]);
+
+const TIME_SYNC = [
+  'Check the offset on the host: `chronyc tracking` (or `timedatectl timesync-status`).',
+  'On EC2, use the Amazon Time Sync Service: `server 169.254.169.123 prefer iburst` in /etc/chrony/chrony.conf, then `systemctl restart chronyd`.',
+  'Elsewhere, enable chrony or systemd-timesyncd against your NTP servers; AWS refuses signatures more than 5 minutes off.',
+];
+
+const CREDENTIAL_SETUP = [
+  'EC2: attach an instance profile whose role carries the pipeline\'s permissions policy (Policies page), and allow IMDSv2 (`aws ec2 modify-instance-metadata-options --http-tokens required --http-put-response-hop-limit 2` for containers).',
+  'EKS with IRSA: annotate the agent\'s service account with `eks.amazonaws.com/role-arn: <role ARN>` and trust the cluster\'s OIDC provider in the role (Policies page, IRSA trust).',
+  'EKS Pod Identity: `aws eks create-pod-identity-association --cluster-name <cluster> --namespace <ns> --service-account fleet-agent --role-arn <role ARN>`.',
+  'Never put access keys in the pipeline: the agent takes credentials from the host.',
+];
+
+/**
+ * Turns a finding into a remedy an operator can act on. AWS error classes use the same remedies
+ * as `fleet-agent doctor`; access denied on an AMP write also gets the exact permissions policy
+ * to attach to the role the agent signed as (generated from the built-in, editable templates).
+ */
+export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): Promise<Remedy> {
+  const f = finding.facts;
+  const url = finding.url ?? '';
+  const service = str(f.service) ?? 'aps';
+  const region = str(f.region) ?? '';
+  if (AWS_CLASSES.has(finding.kind)) {
+    const summary = remedyFor(
+      { class: finding.kind as AwsErrorClass, code: str(f.code) ?? null, message: str(f.message) ?? '', action: str(f.action), resource: str(f.resource), retryable: false },
+      { url: url || 'the destination', service, region, callerArn: str(f.callerArn) ?? null, roleArn: str(f.roleArn) },
+    );
+    const steps: string[] = [];
+    if (f.detail) steps.push(`What the agent saw: ${f.detail}`);
+    let policy: Remedy['policy'];
+    if (finding.kind === 'access_denied') {
+      const roleArn = roleOf(str(f.callerArn)) ?? str(f.roleArn) ?? null;
+      const account = /:(\d{12}):/.exec(str(f.resource) ?? roleArn ?? '')?.[1];
+      if (account && /\/workspaces\/ws-[\w-]+\//.test(url)) {
+        try {
+          const partition: AwsPartition = (region && partitionOfRegion(region)) || 'aws';
+          const doc = generatePermissionsPolicy([{ kind: 'amp', url, accountId: account }], { accountId: account, partition, templates: await templateOverrides(ctx) });
+          policy = { roleArn, json: JSON.stringify(doc, null, 2) };
+          steps.push(`Attach this policy to ${roleArn ?? 'the role the agent runs as'} (IAM → Roles → Add permissions → Create inline policy), or run the commands on the Policies page.`);
+        } catch {
+          // Not an AMP URL the generator understands: the summary names the action and resource.
+        }
+      }
+      steps.push('The agent retries with fresh credentials; samples wait in its write-ahead log meanwhile (up to its size and age bounds).');
+    } else if (finding.kind === 'clock_skew' || finding.kind === 'signature_mismatch') {
+      steps.push(...(finding.kind === 'clock_skew' ? TIME_SYNC : []));
+    } else if (finding.kind === 'no_credentials') {
+      steps.push(...CREDENTIAL_SETUP);
+    } else if (finding.kind === 'region_mismatch' && f.detail) {
+      steps.push('Fix the region in the pipeline (sigv4.region, or the registered AWS account\'s default region) and publish again.');
+    } else if (['dns', 'connect', 'tls', 'timeout'].includes(finding.kind)) {
+      steps.push(`Test from the host: \`curl -sv ${url || '<endpoint>'} -o /dev/null\` shows which stage fails (name resolution, TCP connect, TLS).`);
+    }
+    return { summary, steps, ...(policy ? { policy } : {}) };
+  }
+  switch (finding.kind) {
+    case 'config_failed':
+      return { summary: `The agent could not apply its config and keeps running the previous one: ${f.error}.`, steps: ['Fix the pipeline version (or roll back) and publish again; the agent applies it at once.'] };
+    case 'target_down':
+      return {
+        summary: `${f.down} of ${f.targets} scrape targets are down (e.g. ${f.job} ${f.instance}${f.error ? `: ${f.error}` : ''}).`,
+        steps: ['Check that the exporter runs and listens where the pipeline says, and that nothing blocks the port from the agent.'],
+      };
+    case 'credentials_refresh':
+      return { summary: `The agent cannot refresh its AWS credentials: ${f.error}.`, steps: CREDENTIAL_SETUP };
+    case 'credentials_expiring':
+      return { summary: `The agent's AWS credentials expire at ${f.expiresAt} and have not been refreshed.`, steps: ['Check that the credential source (instance metadata, IRSA token file, Pod Identity agent) is reachable from the agent.', ...TIME_SYNC.slice(0, 1)] };
+    case 'clock_offset':
+      return { summary: `The host clock is ${Math.round(Math.abs(Number(f.offsetMs)) / 1000)} s ${Number(f.offsetMs) > 0 ? 'behind' : 'ahead of'} the control plane's.`, steps: TIME_SYNC };
+    case 'drops':
+      return {
+        summary: `The agent dropped samples (${f.reasons ?? 'see the agent page'}).`,
+        steps: [
+          'http_4xx / http_429: the destination refused them — see its error; wal_full / too_old: the destination was unreachable longer than the WAL bounds; write_relabel: a drop rule matched.',
+        ],
+      };
+    default:
+      return { summary: finding.title, steps: [] };
+  }
+}

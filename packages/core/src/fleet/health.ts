@@ -1,0 +1,159 @@
+import type { AgentFinding, AgentHealth } from '@fleet/db';
+
+/** The heartbeat fields health is judged from (a subset of the protocol's heartbeat). */
+export interface HealthHeartbeat {
+  at: string;
+  counters: { pendingSamples: number };
+  destinations: Array<{
+    name: string;
+    url: string;
+    pendingSamples: number;
+    walBytes?: number | undefined;
+    droppedByReason: Record<string, number>;
+    credentials: { source: string | null; callerArn: string | null; expiresAt: string | null; lastError: string | null } | null;
+    clockOffsetMs: number | null;
+    sigv4?: { service: string; region: string; roleArn: string | null } | null | undefined;
+    lastError: { at: string; class: string; code: string | null; status: number | null; message: string; action?: string | undefined; resource?: string | undefined; detail?: string | undefined } | null;
+  }>;
+  targets: Array<{ job: string; instance: string; up: boolean; lastError: string | null }>;
+}
+
+/** Thresholds of the health judgement. */
+export const HEALTH = {
+  /** A destination error newer than this is current. */
+  errorFreshMs: 10 * 60_000,
+  /** Drops within this window make an agent degraded. */
+  dropWindowMs: 15 * 60_000,
+  /** Credentials expiring sooner than this, without a successful refresh, are a problem. */
+  credentialsExpiryMs: 15 * 60_000,
+  /** Clock offset (control plane vs agent) above which signatures are at risk. */
+  clockWarnMs: 60_000,
+  /** AWS refuses signatures more than 5 minutes off: critical from 4 minutes. */
+  clockCriticalMs: 240_000,
+} as const;
+
+const TITLES: Record<string, string> = {
+  access_denied: 'Access denied',
+  signature_mismatch: 'Signature does not match',
+  clock_skew: 'Clock skew: AWS refuses the signatures',
+  expired_token: 'Credentials expired',
+  invalid_token: 'Credentials not recognised',
+  region_mismatch: 'Signed for the wrong region',
+  service_mismatch: 'Signed for the wrong service',
+  missing_auth: 'Requests are not signed',
+  unauthorized: 'Authentication refused',
+  throttled: 'Throttled by the destination',
+  server_error: 'Destination server errors',
+  bad_request: 'Destination refuses samples (HTTP 4xx)',
+  not_found: 'Destination not found (HTTP 404)',
+  no_credentials: 'No AWS credentials found',
+  dns: 'Endpoint name does not resolve',
+  connect: 'Cannot connect to the endpoint',
+  tls: 'TLS handshake fails',
+  timeout: 'Requests time out',
+  unknown: 'Delivery fails',
+};
+
+/** A one-line title for a finding kind. */
+export function findingTitle(kind: string): string {
+  return (
+    TITLES[kind] ??
+    {
+      config_failed: 'Config could not be applied',
+      target_down: 'Scrape targets down',
+      credentials_expiring: 'Credentials expire without refresh',
+      credentials_refresh: 'Credentials refresh fails',
+      clock_offset: 'Host clock is off',
+      drops: 'Samples dropped',
+    }[kind] ??
+    kind
+  );
+}
+
+/** Facts of the agent beyond the heartbeat. */
+export interface HealthContext {
+  now: Date;
+  /** Control-plane time minus agent time when the heartbeat arrived. */
+  clockOffsetMs: number;
+  configStatus: string;
+  configError: string | null;
+  /** Samples dropped since the previous heartbeat, and the last time drops were seen before. */
+  droppedDelta: number;
+  droppedByReasonDelta: Record<string, number>;
+  lastDropAt: Date | null;
+  /** Samples sent since the previous heartbeat, by destination URL. */
+  sentByUrl: Record<string, number>;
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Judges an agent from its heartbeat: every problem becomes a finding with the facts its remedy
+ * needs; `failing` when a finding is critical (a destination stalled on an error, config failed,
+ * credentials lapsed or not refreshing, every target down, clock beyond AWS's tolerance),
+ * `degraded` on warnings (recent drops, some targets down, errors while samples still flow,
+ * clock drifting).
+ */
+export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { health: AgentHealth; findings: AgentFinding[]; lastDropAt: Date | null } {
+  const findings: AgentFinding[] = [];
+  const now = ctx.now.getTime();
+  const since = (at: string | undefined) => at ?? ctx.now.toISOString();
+
+  for (const d of hb.destinations) {
+    const e = d.lastError;
+    if (e && now - Date.parse(e.at) <= HEALTH.errorFreshMs) {
+      // Stalled: nothing delivered since the previous heartbeat while samples wait.
+      const stalled = (ctx.sentByUrl[d.url] ?? 0) === 0 && d.pendingSamples > 0;
+      const severity = stalled ? 'critical' : 'warning';
+      const facts: Record<string, string | number> = { message: e.message };
+      if (e.code) facts.code = e.code;
+      if (e.status !== null) facts.status = e.status;
+      for (const [k, v] of Object.entries({ action: e.action, resource: e.resource, detail: e.detail, callerArn: d.credentials?.callerArn, source: d.credentials?.source, region: d.sigv4?.region, service: d.sigv4?.service, roleArn: d.sigv4?.roleArn })) {
+        const s = str(v);
+        if (s) facts[k] = s;
+      }
+      if (d.clockOffsetMs !== null) facts.offsetMs = Math.round(d.clockOffsetMs);
+      facts.pending = d.pendingSamples;
+      findings.push({ key: `${e.class}|${d.url}`, severity, kind: e.class, title: findingTitle(e.class), destination: d.name, url: d.url, facts, since: since(e.at) });
+    }
+    const creds = d.credentials;
+    if (creds?.lastError) {
+      findings.push({ key: `credentials_refresh|${d.url}`, severity: 'critical', kind: 'credentials_refresh', title: findingTitle('credentials_refresh'), destination: d.name, url: d.url, facts: { error: creds.lastError, ...(creds.source ? { source: creds.source } : {}) }, since: since(undefined) });
+    } else if (creds?.expiresAt && Date.parse(creds.expiresAt) - now < HEALTH.credentialsExpiryMs) {
+      findings.push({ key: `credentials_expiring|${d.url}`, severity: Date.parse(creds.expiresAt) <= now ? 'critical' : 'warning', kind: 'credentials_expiring', title: findingTitle('credentials_expiring'), destination: d.name, url: d.url, facts: { expiresAt: creds.expiresAt, ...(creds.source ? { source: creds.source } : {}) }, since: since(undefined) });
+    }
+  }
+
+  const down = hb.targets.filter((t) => !t.up);
+  if (down.length) {
+    const first = down[0]!;
+    findings.push({
+      key: `target_down|${first.job}`,
+      severity: down.length === hb.targets.length ? 'critical' : 'warning',
+      kind: 'target_down',
+      title: findingTitle('target_down'),
+      facts: { down: down.length, targets: hb.targets.length, job: first.job, instance: first.instance, ...(first.lastError ? { error: first.lastError } : {}) },
+      since: since(undefined),
+    });
+  }
+
+  const offset = Math.abs(ctx.clockOffsetMs);
+  if (offset >= HEALTH.clockWarnMs) {
+    findings.push({ key: 'clock_offset', severity: offset >= HEALTH.clockCriticalMs ? 'critical' : 'warning', kind: 'clock_offset', title: findingTitle('clock_offset'), facts: { offsetMs: Math.round(ctx.clockOffsetMs) }, since: since(undefined) });
+  }
+
+  if (ctx.configStatus === 'failed') {
+    findings.push({ key: 'config_failed', severity: 'critical', kind: 'config_failed', title: findingTitle('config_failed'), facts: { error: ctx.configError ?? 'unknown' }, since: since(undefined) });
+  }
+
+  const lastDropAt = ctx.droppedDelta > 0 ? ctx.now : ctx.lastDropAt;
+  if (lastDropAt && now - lastDropAt.getTime() <= HEALTH.dropWindowMs) {
+    const reasons = Object.entries(ctx.droppedByReasonDelta)
+      .map(([r, n]) => `${r}: ${n}`)
+      .join(', ');
+    findings.push({ key: 'drops', severity: 'warning', kind: 'drops', title: findingTitle('drops'), facts: { lastDropAt: lastDropAt.toISOString(), ...(reasons ? { reasons } : {}) }, since: lastDropAt.toISOString() });
+  }
+
+  const health: AgentHealth = findings.some((f) => f.severity === 'critical') ? 'failing' : findings.length ? 'degraded' : 'healthy';
+  return { health, findings, lastDropAt };
+}
