@@ -8,6 +8,7 @@ import { accountsRouter } from './routers/accounts.js';
 import { agentsRouter } from './routers/agents.js';
 import { auditRouter } from './routers/audit.js';
 import { enrollmentRouter } from './routers/enrollment.js';
+import { fleetRouter } from './routers/fleet.js';
 import { pipelinesRouter } from './routers/pipelines.js';
 import { policiesRouter } from './routers/policies.js';
 import { systemRouter } from './routers/system.js';
@@ -23,6 +24,7 @@ export const appRouter = router({
   policies: policiesRouter,
   enrollment: enrollmentRouter,
   agents: agentsRouter,
+  fleet: fleetRouter,
 });
 
 /** Type of the whole API, imported (as a type only) by the browser client. */
