@@ -13,6 +13,7 @@ export const agentsRouter = router({
           search: z.string().max(200).optional(),
           state: z.enum(['online', 'offline', 'never_connected']).optional(),
           configStatus: z.enum(['none', 'pending', 'applying', 'applied', 'failed']).optional(),
+          health: z.enum(['healthy', 'degraded', 'failing']).optional(),
           limit: z.number().int().min(1).max(500).default(50),
           offset: z.number().int().min(0).default(0),
         })

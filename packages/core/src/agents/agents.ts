@@ -24,6 +24,8 @@ export interface AgentFilter {
   search?: string | undefined;
   state?: AgentState | undefined;
   configStatus?: 'pending' | 'applying' | 'applied' | 'failed' | 'none' | undefined;
+  /** Connected agents of this health (from their latest heartbeat). */
+  health?: 'healthy' | 'degraded' | 'failing' | undefined;
   limit?: number | undefined;
   offset?: number | undefined;
 }
@@ -47,6 +49,8 @@ const listColumns = {
   configError: agents.configError,
   configStatusAt: agents.configStatusAt,
   counters: sql<Record<string, number> | null>`${agents.lastHeartbeat} -> 'counters'`,
+  health: agents.health,
+  findings: sql<Array<{ kind: string; severity: string; title: string }>>`(select coalesce(jsonb_agg(jsonb_build_object('kind', f->>'kind', 'severity', f->>'severity', 'title', f->>'title')), '[]'::jsonb) from jsonb_array_elements(${agents.findings}) f)`,
 };
 
 function stateOf(a: { connected: boolean; lastSeenAt: Date | null }): AgentState {
@@ -65,6 +69,7 @@ export async function listAgents(ctx: { db: Db }, filter: AgentFilter = {}) {
   if (filter.state === 'offline') where.push(and(eq(agents.connected, false), sql`${agents.lastSeenAt} is not null`)!);
   if (filter.state === 'never_connected') where.push(sql`${agents.lastSeenAt} is null`);
   if (filter.configStatus) where.push(eq(agents.configStatus, filter.configStatus));
+  if (filter.health) where.push(and(eq(agents.connected, true), eq(agents.health, filter.health))!);
   const cond = and(...where);
   const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
   const [rows, [total], [summary]] = await Promise.all([
