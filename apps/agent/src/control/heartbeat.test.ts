@@ -4,7 +4,7 @@ import type { AgentCounters, DestinationStatus } from '../agent.js';
 import type { DestinationError } from '../queue/queue.js';
 import type { TargetHealth } from '../scrape/loop.js';
 import { AgentMetrics } from '../telemetry/metrics.js';
-import { buildHeartbeat, lastErrorDetail, type HeartbeatBody, type HeartbeatSource } from './heartbeat.js';
+import { buildHeartbeat, fitToBudget, HEARTBEAT_MAX_BYTES, lastErrorDetail, type HeartbeatBody, type HeartbeatSource } from './heartbeat.js';
 
 const COUNTERS: AgentCounters = { samplesScraped: 0, samplesSent: 0, samplesDropped: 0, samplesRetried: 0, pendingSamples: 0, walBytes: 0, droppedByReason: {} };
 
@@ -121,6 +121,34 @@ describe('buildHeartbeat', () => {
     // Nothing sent yet to b: no highest timestamp, zeros, and null sigv4 for an unsigned destination.
     expect(b).toMatchObject({ shards: 1, samplesSent: 7, samplesRetried: 0, failedSendsByClass: {}, droppedByReason: {}, sigv4: null });
     expect(b).not.toHaveProperty('highestSentTimestampMs');
+  });
+});
+
+describe('fitToBudget', () => {
+  it('keeps a heartbeat of thousands of failing targets under the gateway limit, down targets first', () => {
+    const targets = Array.from({ length: 5000 }, (_, i) => ({
+      job: `job-${i % 20}`,
+      instance: `10.0.${Math.floor(i / 250)}.${i % 250}:9100`,
+      up: i % 3 !== 0,
+      lastScrapeAt: '2026-11-27T10:00:00.000Z',
+      durationMs: 12,
+      samples: 100,
+      lastError: i % 3 === 0 ? `Get "http://10.0.0.1:9100/metrics": ${'x'.repeat(1900)}` : null,
+    }));
+    const body: HeartbeatBody = {
+      startedAt: '2026-11-27T00:00:00.000Z',
+      counters: { samplesScraped: 1, samplesSent: 1, samplesDropped: 0, samplesRetried: 0, pendingSamples: 0, walBytes: 0 },
+      destinations: [],
+      targets,
+    };
+    const fitted = fitToBudget(body);
+    const message = { type: 'heartbeat', v: PROTOCOL_VERSION, seq: 1, at: '2026-11-27T10:00:00.000Z', ...fitted };
+    expect(Buffer.byteLength(JSON.stringify(message))).toBeLessThanOrEqual(HEARTBEAT_MAX_BYTES + 200);
+    expect(agentMessageSchema.safeParse(message).success).toBe(true);
+    // Every down target fits once their errors are shortened; healthy ones fill the rest.
+    expect(fitted.targets.filter((t) => !t.up)).toHaveLength(targets.filter((t) => !t.up).length);
+    expect(fitted.targets.slice(0, 10).every((t) => !t.up)).toBe(true);
+    expect(fitToBudget({ ...body, targets: targets.slice(0, 10) }).targets).toHaveLength(10);
   });
 });
 

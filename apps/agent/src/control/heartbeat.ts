@@ -312,7 +312,7 @@ export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.Process
       }),
     );
 
-  return {
+  return fitToBudget({
     startedAt: iso(agent.startedAt) ?? new Date().toISOString(),
     counters: {
       samplesScraped: amount(totals.samplesScraped),
@@ -324,5 +324,27 @@ export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.Process
     },
     destinations,
     targets,
-  };
+  });
+}
+
+/** The gateway refuses agent messages over 1 MiB; heartbeats stay under this. */
+export const HEARTBEAT_MAX_BYTES = 900 * 1024;
+
+/**
+ * Keeps a heartbeat within {@link HEARTBEAT_MAX_BYTES}: with thousands of targets failing with
+ * long errors it would not fit. Target errors are shortened first, then healthy targets are left
+ * out (down targets are kept, they matter), then down ones beyond what fits.
+ */
+export function fitToBudget(body: HeartbeatBody, maxBytes = HEARTBEAT_MAX_BYTES): HeartbeatBody {
+  const size = (b: HeartbeatBody) => Buffer.byteLength(JSON.stringify(b));
+  if (size(body) <= maxBytes) return body;
+  let targets = body.targets.map((t) => (t.lastError && t.lastError.length > 200 ? { ...t, lastError: `${t.lastError.slice(0, 199)}…` } : t));
+  targets = [...targets.filter((t) => !t.up), ...targets.filter((t) => t.up)];
+  let out = { ...body, targets };
+  while (out.targets.length && size(out) > maxBytes) {
+    const over = size(out) - maxBytes;
+    const per = Math.max(1, Math.ceil(size(out) / Math.max(1, out.targets.length)));
+    out = { ...out, targets: out.targets.slice(0, Math.max(0, out.targets.length - Math.ceil(over / per) - 1)) };
+  }
+  return out;
 }
