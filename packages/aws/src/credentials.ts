@@ -196,3 +196,17 @@ function oneLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return (message.split('\n')[0] ?? message).trim();
 }
+
+/**
+ * Which providers of the default credential chain would be tried here, in order, and whether each
+ * is configured — what an operator needs when no credentials were found (`doctor`, heartbeats).
+ */
+export function credentialProvidersTried(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [
+    `environment (AWS_ACCESS_KEY_ID): ${env.AWS_ACCESS_KEY_ID ? 'set' : 'not set'}`,
+    `shared files (${env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'}, profile ${env.AWS_PROFILE ?? 'default'})`,
+    `web identity / IRSA (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN): ${env.AWS_WEB_IDENTITY_TOKEN_FILE && env.AWS_ROLE_ARN ? 'set' : 'not set'}`,
+    `container / Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI): ${env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ? 'set' : 'not set'}`,
+    `EC2 instance metadata (IMDSv2${env.AWS_EC2_METADATA_SERVICE_ENDPOINT ? ` at ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}` : ''})${env.AWS_EC2_METADATA_DISABLED === 'true' ? ': disabled' : ''}`,
+  ];
+}

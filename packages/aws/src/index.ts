@@ -7,6 +7,7 @@ export { ClockOffset, CLOCK_CORRECTION_THRESHOLD_MS } from './clock.js';
 export {
   ManagedCredentials,
   callerIdentity,
+  credentialProvidersTried,
   describeCredentialSource,
   REFRESH_BEFORE_EXPIRY_MS,
   type CredentialSettings,

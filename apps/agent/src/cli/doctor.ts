@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { callerIdentity, classifyError, ClockOffset, createRequestSigner, ManagedCredentials, remedyFor, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
+import { callerIdentity, classifyError, ClockOffset, createRequestSigner, credentialProvidersTried, ManagedCredentials, remedyFor, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
 import { loadAgentConfigFile, PipelineConfigError, sortLabels, type RemoteWriteConfig } from '@fleet/pipeline';
 import { encodeLabels, encodeWriteRequest } from '../remote-write/encode.js';
 import { RemoteWriteClient } from '../remote-write/client.js';
@@ -13,17 +13,6 @@ export interface DestinationCheck {
   url: string;
   ok: boolean;
   lines: string[];
-}
-
-/** Which credential providers the chain would try here, and whether each is configured. */
-export function credentialProvidersTried(env: NodeJS.ProcessEnv = process.env): string[] {
-  return [
-    `environment (AWS_ACCESS_KEY_ID): ${env.AWS_ACCESS_KEY_ID ? 'set' : 'not set'}`,
-    `shared files (${env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'}, profile ${env.AWS_PROFILE ?? 'default'})`,
-    `web identity / IRSA (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN): ${env.AWS_WEB_IDENTITY_TOKEN_FILE && env.AWS_ROLE_ARN ? 'set' : 'not set'}`,
-    `container / Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI): ${env.AWS_CONTAINER_CREDENTIALS_FULL_URI || env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ? 'set' : 'not set'}`,
-    `EC2 instance metadata (IMDSv2${env.AWS_EC2_METADATA_SERVICE_ENDPOINT ? ` at ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}` : ''})${env.AWS_EC2_METADATA_DISABLED === 'true' ? ': disabled' : ''}`,
-  ];
 }
 
 /** `arn:aws:iam::ACCOUNT:role/NAME` of an assumed-role session ARN; other ARNs unchanged. */

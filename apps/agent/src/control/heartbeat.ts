@@ -1,8 +1,7 @@
-import { ampWorkspaceArn } from '@fleet/aws';
+import { ampWorkspaceArn, credentialProvidersTried } from '@fleet/aws';
 import { inferSigningFromHost } from '@fleet/pipeline';
 import type { AgentMessage } from '@fleet/protocol';
 import type { Agent, DestinationStatus } from '../agent.js';
-import { credentialProvidersTried } from '../cli/doctor.js';
 import type { DestinationError } from '../queue/queue.js';
 import { endpointOf, type SendStage } from '../remote-write/client.js';
 
