@@ -1,9 +1,9 @@
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
 import { adminTest as test, ADMIN, FleetApi } from './fixtures.js';
 
-// A control plane of its own, signed in as its first admin. The first test sees the empty page;
-// every test names its tokens uniquely.
-test.use({ permissions: ['clipboard-read', 'clipboard-write'] });
+// A control plane of its own (its own worker: fleetEnv differs from other spec files'), signed in
+// as its first admin. The first test sees the empty page; every test names its tokens uniquely.
+test.use({ permissions: ['clipboard-read', 'clipboard-write'], fleetEnv: { LOG_LEVEL: 'info', FLEET_SPEC: 'enrollment' } });
 
 // Runs in the page (the root tsconfig has no DOM types).
 const clipboard = (page: Page) => page.evaluate<string>('navigator.clipboard.readText()');

@@ -127,11 +127,16 @@ export async function createPipeline(api: FleetApi, name: string, document: Reco
  * Tests against a fresh control plane of their own (started once per worker, i.e. per group of
  * spec files using this fixture set), with `baseURL` pointing at it. No operator exists yet.
  */
-export const test = base.extend<object, { fleet: Fleet }>({
+export const test = base.extend<object, { fleet: Fleet; fleetEnv: Record<string, string> }>({
+  /**
+   * Extra environment of the control plane. A spec file that needs a control plane of its own
+   * (e.g. one that expects empty pages) sets it with `test.use({ fleetEnv: { … } })`: a different
+   * value gives it its own worker, hence its own control plane.
+   */
+  fleetEnv: [{}, { scope: 'worker', option: true }],
   fleet: [
-    // eslint-disable-next-line no-empty-pattern
-    async ({}, use) => {
-      const fleet = await startFleet();
+    async ({ fleetEnv }, use) => {
+      const fleet = await startFleet(fleetEnv);
       await use(fleet);
       await fleet.stop();
     },
