@@ -1,4 +1,4 @@
-import { generatePermissionsPolicy, partitionOfRegion, remedyFor, type AwsErrorClass, type AwsPartition } from '@fleet/aws';
+import { ampUrlProblem, dnsSuffix, generatePermissionsPolicy, partitionOfRegion, remedyFor, type AwsErrorClass, type AwsPartition } from '@fleet/aws';
 import type { AgentFinding, Db } from '@fleet/db';
 import { templateOverrides } from '../policies/policies.js';
 
@@ -17,6 +17,22 @@ function roleOf(callerArn: string | undefined): string | null {
 }
 
 const str = (v: string | number | undefined) => (v === undefined ? undefined : String(v));
+
+/**
+ * The public AMP remote-write URL of the workspace an access-denied write went to, for the policy
+ * generator. The destination URL itself when it is one; otherwise (a proxy, a private DNS name,
+ * any host that does not name the region) the workspace comes from the ARN AWS named in the denial,
+ * or from the signed region and the `/workspaces/<id>/` path.
+ */
+function ampWriteUrl(url: string, resource: string | undefined, signedRegion: string): string | undefined {
+  if (!('problem' in ampUrlProblem(url))) return url;
+  const arn = /^arn:[\w-]+:aps:([a-z0-9-]+):\d{12}:workspace\/(ws-[\w-]+)$/.exec(resource ?? '');
+  const workspace = arn?.[2] ?? /\/workspaces\/(ws-[\w-]+)\//.exec(URL.canParse(url) ? new URL(url).pathname : '')?.[1];
+  const region = arn?.[1] ?? signedRegion;
+  const partition = region ? partitionOfRegion(region) : undefined;
+  if (!workspace || !partition) return undefined;
+  return `https://aps-workspaces.${region}.${dnsSuffix(partition)}/workspaces/${workspace}/api/v1/remote_write`;
+}
 
 const AWS_CLASSES = new Set<string>([
   'access_denied',
@@ -74,10 +90,11 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): 
     if (finding.kind === 'access_denied') {
       const roleArn = roleOf(str(f.callerArn)) ?? str(f.roleArn) ?? null;
       const account = /:(\d{12}):/.exec(str(f.resource) ?? roleArn ?? '')?.[1];
-      if (account && /\/workspaces\/ws-[\w-]+\//.test(url)) {
+      const ampUrl = service === 'aps' ? ampWriteUrl(url, str(f.resource), region) : undefined;
+      if (account && ampUrl) {
         try {
           const partition: AwsPartition = (region && partitionOfRegion(region)) || 'aws';
-          const doc = generatePermissionsPolicy([{ kind: 'amp', url, accountId: account }], { accountId: account, partition, templates: await templateOverrides(ctx) });
+          const doc = generatePermissionsPolicy([{ kind: 'amp', url: ampUrl, accountId: account }], { accountId: account, partition, templates: await templateOverrides(ctx) });
           policy = { roleArn, json: JSON.stringify(doc, null, 2) };
           steps.push(`Attach this policy to ${roleArn ?? 'the role the agent runs as'} (IAM → Roles → Add permissions → Create inline policy), or run the commands on the Policies page.`);
         } catch {

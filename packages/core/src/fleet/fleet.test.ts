@@ -90,6 +90,26 @@ describe('health', () => {
     expect(assessHeartbeat(base({ lastError: { at: '2026-11-27T09:00:00.000Z', class: 'server_error', code: null, status: 503, message: 'x' } }), ctx).health).toBe('healthy');
   });
 
+  // Regression: errors that are not retried (access denied, wrong region, 4xx) drop every batch and
+  // leave nothing pending, so "nothing sent while samples wait" never held and such an agent was
+  // only degraded although it delivered nothing.
+  it('is failing when a destination has delivered nothing since its error and drops what it gets', () => {
+    const lastError = { at: '2026-11-27T09:59:50.000Z', class: 'access_denied', code: 'AccessDeniedException', status: 403, message: 'not authorized to perform: aps:RemoteWrite' };
+    const dropping = assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 } }), { ...ctx, sentByUrl: {} });
+    expect(dropping).toMatchObject({ health: 'failing', findings: [{ kind: 'access_denied', severity: 'critical' }] });
+    // Delivered before the error only (the newest sample sent predates it): still failing.
+    expect(assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 }, highestSentTimestampMs: Date.parse('2026-11-27T09:59:00.000Z') }), { ...ctx, sentByUrl: {} }).health).toBe('failing');
+    // Delivering again since the error: a warning.
+    const recovered = assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 }, highestSentTimestampMs: Date.parse('2026-11-27T10:00:01.000Z') }), ctx);
+    expect(recovered).toMatchObject({ health: 'degraded', findings: [{ kind: 'access_denied', severity: 'warning' }] });
+  });
+
+  it('keeps the reasons of the last drops while the drops finding lasts', () => {
+    const later = { ...ctx, lastDropAt: new Date('2026-11-27T09:58:00Z'), previousDropReasons: 'http_4xx: 6' };
+    expect(assessHeartbeat(base(), later).findings).toMatchObject([{ kind: 'drops', facts: { reasons: 'http_4xx: 6' } }]);
+    expect(assessHeartbeat(base(), { ...later, droppedDelta: 2, droppedByReasonDelta: { too_old: 2 } }).findings).toMatchObject([{ kind: 'drops', facts: { reasons: 'too_old: 2' } }]);
+  });
+
   it('flags clock offsets, a failed config, expiring credentials and targets down', () => {
     expect(assessHeartbeat(base(), { ...ctx, clockOffsetMs: -90_000 }).findings).toMatchObject([{ kind: 'clock_offset', severity: 'warning', facts: { offsetMs: -90_000 } }]);
     expect(assessHeartbeat(base(), { ...ctx, clockOffsetMs: 300_000 }).health).toBe('failing');
@@ -274,6 +294,17 @@ describeEachDatabase('fleet history', (backend) => {
     expect(detail.findings[0]!.remedy.summary).toContain('aps:RemoteWrite');
     expect(detail.errors).toMatchObject([{ errorClass: 'access_denied', status: 403 }]);
     expect(detail.connections).toEqual([]);
+    // Written through a host that names no region (a proxy, a private name): the policy comes from
+    // the workspace ARN of the denial, or from the signed region and the workspace in the path.
+    const proxied = 'http://amp-proxy.internal:8080/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
+    const viaProxy = (facts: Record<string, string | number>) =>
+      remedyForFinding(ctx, { key: `access_denied|${proxied}`, severity: 'critical', kind: 'access_denied', title: 'x', url: proxied, facts: { message: 'denied', callerArn: 'arn:aws:sts::123456789012:assumed-role/fleet-agent/i-0abc', service: 'aps', ...facts }, since: '' });
+    const named: Record<string, string>[] = [{ resource: 'arn:aws:aps:eu-west-1:123456789012:workspace/ws-0a1b2c3d-1234', region: 'eu-west-1' }, { region: 'eu-west-1' }];
+    for (const facts of named) {
+      const remedy = await viaProxy(facts);
+      expect(remedy.policy?.roleArn).toBe('arn:aws:iam::123456789012:role/fleet-agent');
+      expect(JSON.stringify(JSON.parse(remedy.policy!.json))).toContain('"Resource":"arn:aws:aps:eu-west-1:123456789012:workspace/ws-0a1b2c3d-1234"');
+    }
     const skew = await remedyForFinding(ctx, { key: 'clock_offset', severity: 'critical', kind: 'clock_offset', title: 'x', facts: { offsetMs: 301_000 }, since: '' });
     expect(skew.summary).toBe("The host clock is 301 s behind the control plane's.");
     expect(skew.steps.join(' ')).toContain('169.254.169.123');

@@ -9,6 +9,8 @@ export interface HealthHeartbeat {
     url: string;
     pendingSamples: number;
     walBytes?: number | undefined;
+    /** Timestamp (agent clock, ms) of the newest sample delivered since the agent started; absent until one was. */
+    highestSentTimestampMs?: number | undefined;
     droppedByReason: Record<string, number>;
     credentials: { source: string | null; callerArn: string | null; expiresAt: string | null; lastError: string | null } | null;
     clockOffsetMs: number | null;
@@ -83,6 +85,8 @@ export interface HealthContext {
   lastDropAt: Date | null;
   /** Samples sent since the previous heartbeat, by destination URL. */
   sentByUrl: Record<string, number>;
+  /** The reasons of the drops finding of the previous heartbeat (kept while no new drops arrive). */
+  previousDropReasons?: string | undefined;
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -102,8 +106,12 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
   for (const d of hb.destinations) {
     const e = d.lastError;
     if (e && now - Date.parse(e.at) <= HEALTH.errorFreshMs) {
-      // Stalled: nothing delivered since the previous heartbeat while samples wait.
-      const stalled = (ctx.sentByUrl[d.url] ?? 0) === 0 && d.pendingSamples > 0;
+      // Stalled: nothing delivered since the previous heartbeat while samples wait; or lost:
+      // nothing delivered since the error while samples are dropped (errors that are not
+      // retried, e.g. access denied or a wrong region, drop every batch and leave nothing pending).
+      const sentSinceError = d.highestSentTimestampMs !== undefined && d.highestSentTimestampMs >= Date.parse(e.at);
+      const dropping = Object.values(d.droppedByReason).some((n) => n > 0);
+      const stalled = ((ctx.sentByUrl[d.url] ?? 0) === 0 && d.pendingSamples > 0) || (!sentSinceError && dropping);
       const severity = stalled ? 'critical' : 'warning';
       const facts: Record<string, string | number> = { message: e.message };
       if (e.code) facts.code = e.code;
@@ -148,9 +156,10 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
 
   const lastDropAt = ctx.droppedDelta > 0 ? ctx.now : ctx.lastDropAt;
   if (lastDropAt && now - lastDropAt.getTime() <= HEALTH.dropWindowMs) {
-    const reasons = Object.entries(ctx.droppedByReasonDelta)
-      .map(([r, n]) => `${r}: ${n}`)
-      .join(', ');
+    const reasons =
+      Object.entries(ctx.droppedByReasonDelta)
+        .map(([r, n]) => `${r}: ${n}`)
+        .join(', ') || (ctx.droppedDelta > 0 ? '' : (ctx.previousDropReasons ?? ''));
     findings.push({ key: 'drops', severity: 'warning', kind: 'drops', title: findingTitle('drops'), facts: { lastDropAt: lastDropAt.toISOString(), ...(reasons ? { reasons } : {}) }, since: lastDropAt.toISOString() });
   }
 

@@ -52,6 +52,7 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
         configStatus: agents.configStatus,
         configError: agents.configError,
         lastDropAt: agents.lastDropAt,
+        findings: agents.findings,
       })
       .from(agents)
       .where(eq(agents.id, agentId));
@@ -69,6 +70,7 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
       droppedByReasonDelta: deltas.droppedByReason,
       lastDropAt: row.lastDropAt,
       sentByUrl,
+      previousDropReasons: String(row.findings.find((f) => f.kind === 'drops')?.facts.reasons ?? '') || undefined,
     });
 
     // Errors not reported before (a destination's last error changed).
