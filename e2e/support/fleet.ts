@@ -49,6 +49,10 @@ export interface ListedAgent {
   counters: Record<string, number> | null;
   connectedAt: string | null;
   offlineSince: string | null;
+  /** From the latest heartbeat (`healthy` until one was judged). */
+  health?: 'healthy' | 'degraded' | 'failing';
+  /** The latest heartbeat's findings, in short. */
+  findings?: Array<{ kind: string; severity: 'warning' | 'critical'; title: string }>;
 }
 
 /** Every agent, by id (agents on one test machine share a hostname, hence a name). */

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { uncompress } from 'snappyjs';
-import type { CredentialLookup } from './credentials.js';
+import type { CredentialLookup, Identity } from './credentials.js';
 import { applyFault, listenLoopback, readBody, requestId, waitUntil, type HttpFault } from './http.js';
 import { decodeWriteRequest, ProtobufError, type Label, type Sample, type WriteRequest } from './remote-write-proto.js';
 import { verifySigV4, type SigV4FailureReason } from './sigv4.js';
@@ -32,6 +32,8 @@ export interface RemoteWriteReceiverOptions {
   legacyLabelNames?: boolean;
   /** Largest accepted compressed body (default 64 MiB). */
   maxBodyBytes?: number;
+  /** Account that owns the workspace, as named in its ARN (default: the account of whoever signed). */
+  accountId?: string;
 }
 
 /** Why a request was not accepted. */
@@ -52,6 +54,7 @@ export type RemoteWriteRejectReason =
   | 'empty-label-value'
   | 'unsorted-labels'
   | 'duplicate-label'
+  | 'access-denied'
   | 'upstream';
 
 /** A fault for the next request (see {@link HttpFault}); a faulted request is never accepted. */
@@ -123,6 +126,15 @@ export interface RemoteWriteReceiver {
   lastHeaders: IncomingHttpHeaders | undefined;
   /** Added to the receiver's clock; e.g. `+6 * 60_000` makes every fresh signature look 6 minutes old. */
   clockOffsetMs: number;
+  /**
+   * IAM of the workspace: called for every request whose signature checks out, with who signed
+   * it; `false` answers 403 `AccessDeniedException` naming the caller, `aps:RemoteWrite` and
+   * the workspace ARN, as AMP does when no policy allows the write. Unset: everyone is allowed.
+   * Unlike a queued fault it holds for every request until changed.
+   */
+  authorize: ((caller: Identity) => boolean) | undefined;
+  /** `arn:aws:aps:<region>:<account>:workspace/<id>` of this receiver's workspace (account: `accountId`, else the caller's). */
+  workspaceArn(accountId?: string): string;
   /** Accepted samples flattened, optionally only of series whose `__name__` is `metricName`. */
   samples(metricName?: string): Array<{ labels: Record<string, string>; sample: Sample }>;
   /** Resolves once `predicate()` holds (polling), rejects after `timeoutMs` (default 10 s). */
@@ -204,6 +216,12 @@ export async function startRemoteWriteReceiver(options: RemoteWriteReceiverOptio
     counters: freshCounters(),
     lastHeaders: undefined,
     clockOffsetMs: 0,
+    authorize: undefined,
+    workspaceArn(accountId) {
+      const account = options.accountId ?? accountId ?? '';
+      const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+      return `arn:${partition}:aps:${region}:${account}:workspace/${workspaceId}`;
+    },
     samples(metricName) {
       return receiver.accepted
         .filter((s) => metricName === undefined || s.labels.__name__ === metricName)
@@ -307,6 +325,15 @@ export async function startRemoteWriteReceiver(options: RemoteWriteReceiverOptio
       }
       record.accessKeyId = result.accessKeyId;
       record.callerArn = result.credentials.identity.arn;
+      const caller = result.credentials.identity;
+      if (receiver.authorize && !receiver.authorize(caller)) {
+        return reject(
+          403,
+          'access-denied',
+          `User: ${caller.arn} is not authorized to perform: aps:RemoteWrite on resource: ${receiver.workspaceArn(caller.account)} because no identity-based policy allows the aps:RemoteWrite action`,
+          'AccessDeniedException',
+        );
+      }
     }
 
     const encoding = req.headers['content-encoding'];
