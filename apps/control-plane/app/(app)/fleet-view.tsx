@@ -10,31 +10,57 @@ import { SearchField, SelectField } from '@/lib/ui/fields';
 import { Pagination } from '@/lib/ui/pagination';
 import { RelativeTime } from '@/lib/ui/relative-time';
 import { EmptyState, ErrorState, Loading, PageHeader } from '@/lib/ui/states';
-import { ConfigStatusBadge, LabelChips, StateBadge, formatCount } from './agents/parts';
+import { WindowPicker } from '@/lib/ui/window-picker';
+import type { WindowMinutes } from '@/lib/units';
+import { ConfigStatusBadge, HealthBadge, LabelChips, StateBadge, formatCount } from './agents/parts';
+import { FleetOverview, type Overview } from './overview';
 
 type AgentRow = ApiOutputs['agents']['list']['agents'][number];
 type StateFilter = '' | 'online' | 'offline' | 'never_connected';
 type ConfigFilter = '' | 'pending' | 'applied' | 'failed';
+type HealthFilter = '' | 'healthy' | 'degraded' | 'failing';
 
 const PAGE_SIZE = 50;
 
-/** Fleet: every enrolled agent with its connection, config status and live counters. */
+/**
+ * Fleet: the health overview over a window (tiles that filter the list, delivery chart, findings
+ * with remedies, top offenders, credentials, clocks, rollouts), then every enrolled agent with
+ * its connection, health, config status and live counters.
+ */
 export function FleetView() {
   const trpc = useTRPC();
   const me = useMe();
   const [search, setSearch] = useState('');
   const [state, setState] = useState<StateFilter>('');
   const [configStatus, setConfigStatus] = useState<ConfigFilter>('');
+  const [health, setHealth] = useState<HealthFilter>('');
+  const [windowMinutes, setWindowMinutes] = useState<WindowMinutes>(60);
   const [page, setPage] = useState(1);
   const q = useDebounced(search.trim(), 250);
-  const input = { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE, ...(q ? { search: q } : {}), ...(state ? { state } : {}), ...(configStatus ? { configStatus } : {}) };
+  const input = {
+    limit: PAGE_SIZE,
+    offset: (page - 1) * PAGE_SIZE,
+    ...(q ? { search: q } : {}),
+    ...(state ? { state } : {}),
+    ...(configStatus ? { configStatus } : {}),
+    ...(health ? { health } : {}),
+  };
   const list = useQuery({ ...trpc.agents.list.queryOptions(input), placeholderData: keepPreviousData, refetchInterval: 5_000 });
+  const overview = useQuery({ ...trpc.fleet.overview.queryOptions({ windowMinutes }), placeholderData: keepPreviousData, refetchInterval: 10_000 });
   const status = useQuery({ ...trpc.system.status.queryOptions(), refetchInterval: 30_000 });
-  const filtered = Boolean(q || state || configStatus);
+  const filtered = Boolean(q || state || configStatus || health);
   const resetTo = <T,>(set: (v: T) => void) => (v: T) => {
     set(v);
     setPage(1);
   };
+  /** A health tile: show the agents in that state (other filters but search and config are replaced). */
+  const showOnly = (next: { state: StateFilter; health: HealthFilter }) => {
+    const same = state === next.state && health === next.health;
+    setState(same ? '' : next.state);
+    setHealth(same ? '' : next.health);
+    setPage(1);
+  };
+  const noAgents = list.data?.total === 0 && !filtered && (overview.data?.counts.total ?? 0) === 0;
 
   let body;
   if (list.isPending) body = <Loading>Loading agents…</Loading>;
@@ -71,6 +97,7 @@ export function FleetView() {
               setSearch('');
               setState('');
               setConfigStatus('');
+              setHealth('');
               setPage(1);
             }}
           >
@@ -91,32 +118,54 @@ export function FleetView() {
   const s = list.data?.summary;
   return (
     <>
-      <PageHeader title="Fleet" description="Agents enrolled in this control plane: connection, configuration and what they deliver." />
-      {s ? (
-        <ul className="summary-tiles" aria-label="Fleet summary" data-testid="fleet-summary">
-          <SummaryTile label="Online" value={s.online} tone="ok" onClick={() => resetTo(setState)('online')} />
-          <SummaryTile label="Offline" value={s.offline} tone={s.offline ? 'bad' : undefined} onClick={() => resetTo(setState)('offline')} />
-          <SummaryTile label="Never connected" value={s.neverConnected} onClick={() => resetTo(setState)('never_connected')} />
-          <SummaryTile label="Config failed" value={s.failed} tone={s.failed ? 'bad' : undefined} onClick={() => resetTo(setConfigStatus)('failed')} />
-          <SummaryTile label="Config pending" value={s.pending} onClick={() => resetTo(setConfigStatus)('pending')} />
-        </ul>
-      ) : null}
-      <div className="toolbar">
-        <SearchField label="Search agents (name, id, label)" value={search} onChange={resetTo(setSearch)} />
-        <SelectField label="Connection" value={state} onChange={(e) => resetTo(setState)(e.target.value as StateFilter)}>
-          <option value="">Any</option>
-          <option value="online">Online</option>
-          <option value="offline">Offline</option>
-          <option value="never_connected">Never connected</option>
-        </SelectField>
-        <SelectField label="Config" value={configStatus} onChange={(e) => resetTo(setConfigStatus)(e.target.value as ConfigFilter)}>
-          <option value="">Any</option>
-          <option value="applied">Applied</option>
-          <option value="pending">Pending</option>
-          <option value="failed">Failed</option>
-        </SelectField>
-      </div>
-      {body}
+      <PageHeader
+        title="Fleet"
+        description="Agents enrolled in this control plane: health, connection, configuration and what they deliver."
+        actions={noAgents ? null : <WindowPicker value={windowMinutes} onChange={setWindowMinutes} label="Window of the overview" />}
+      />
+      {noAgents ? null : overview.isPending ? (
+        <Loading>Loading the fleet overview…</Loading>
+      ) : overview.isError ? (
+        <ErrorState title="Could not load the fleet overview" error={overview.error} onRetry={() => void overview.refetch()} />
+      ) : (
+        <>
+          <HealthTiles counts={overview.data.counts} state={state} health={health} onShow={showOnly} />
+          <FleetOverview overview={overview.data} />
+        </>
+      )}
+
+      <section aria-labelledby="agents-heading" className="section">
+        <h2 id="agents-heading">Agents</h2>
+        {s ? (
+          <ul className="summary-tiles" aria-label="Fleet summary" data-testid="fleet-summary">
+            <SummaryTile label="Online" value={s.online} tone="ok" onClick={() => resetTo(setState)('online')} />
+            <SummaryTile label="Config failed" value={s.failed} tone={s.failed ? 'bad' : undefined} onClick={() => resetTo(setConfigStatus)('failed')} />
+            <SummaryTile label="Config pending" value={s.pending} onClick={() => resetTo(setConfigStatus)('pending')} />
+          </ul>
+        ) : null}
+        <div className="toolbar">
+          <SearchField label="Search agents (name, id, label)" value={search} onChange={resetTo(setSearch)} />
+          <SelectField label="Connection" value={state} onChange={(e) => resetTo(setState)(e.target.value as StateFilter)}>
+            <option value="">Any</option>
+            <option value="online">Online</option>
+            <option value="offline">Offline</option>
+            <option value="never_connected">Never connected</option>
+          </SelectField>
+          <SelectField label="Health" value={health} onChange={(e) => resetTo(setHealth)(e.target.value as HealthFilter)}>
+            <option value="">Any</option>
+            <option value="healthy">Healthy</option>
+            <option value="degraded">Degraded</option>
+            <option value="failing">Failing</option>
+          </SelectField>
+          <SelectField label="Config" value={configStatus} onChange={(e) => resetTo(setConfigStatus)(e.target.value as ConfigFilter)}>
+            <option value="">Any</option>
+            <option value="applied">Applied</option>
+            <option value="pending">Pending</option>
+            <option value="failed">Failed</option>
+          </SelectField>
+        </div>
+        {body}
+      </section>
 
       <section aria-labelledby="status-heading" className="card section">
         <h2 id="status-heading">System status</h2>
@@ -164,6 +213,41 @@ export function FleetView() {
   );
 }
 
+const HEALTH_TILES = [
+  { key: 'healthy', label: 'Healthy', count: 'healthy', filter: { state: 'online', health: 'healthy' }, tone: 'ok' },
+  { key: 'degraded', label: 'Degraded', count: 'degraded', filter: { state: 'online', health: 'degraded' }, tone: 'warn' },
+  { key: 'failing', label: 'Failing', count: 'failing', filter: { state: 'online', health: 'failing' }, tone: 'bad' },
+  { key: 'offline', label: 'Offline', count: 'offline', filter: { state: 'offline', health: '' }, tone: 'bad' },
+  { key: 'never-connected', label: 'Never connected', count: 'neverConnected', filter: { state: 'never_connected', health: '' }, tone: undefined },
+] as const;
+
+/** Agents by health; a tile filters the list below to those agents (pressed again, clears it). */
+function HealthTiles({ counts, state, health, onShow }: { counts: Overview['counts']; state: StateFilter; health: HealthFilter; onShow(f: { state: StateFilter; health: HealthFilter }): void }) {
+  return (
+    <ul className="summary-tiles health-tiles" aria-label="Fleet health">
+      {HEALTH_TILES.map((t) => {
+        const value = counts[t.count];
+        const pressed = state === t.filter.state && health === t.filter.health;
+        return (
+          <li key={t.key}>
+            <button
+              type="button"
+              className={`summary-tile${value && t.tone ? ` ${t.tone}` : t.key === 'healthy' ? ' ok' : ''}`}
+              data-testid={`health-${t.key}`}
+              aria-pressed={pressed}
+              onClick={() => onShow(t.filter)}
+              aria-label={`${plural(value, 'agent')} ${t.label.toLowerCase()}: ${pressed ? 'show all agents' : 'show them in the list'}`}
+            >
+              <span className="summary-value">{value}</span>
+              <span className="summary-label">{t.label}</span>
+            </button>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 function SummaryTile({ label, value, tone, onClick }: { label: string; value: number; tone?: 'ok' | 'bad' | undefined; onClick(): void }) {
   return (
     <li>
@@ -182,6 +266,7 @@ function AgentTable({ agents }: { agents: AgentRow[] }) {
         <tr>
           <th scope="col">Agent</th>
           <th scope="col">Connection</th>
+          <th scope="col">Health</th>
           <th scope="col">Labels</th>
           <th scope="col">Config</th>
           <th scope="col">Pipelines</th>
@@ -222,6 +307,18 @@ function AgentTable({ agents }: { agents: AgentRow[] }) {
                   </>
                 )}
               </div>
+            </td>
+            <td className="health-cell">
+              <HealthBadge agent={a} />
+              {a.state === 'online' && a.findings.length ? (
+                <ul className="plain-list small finding-titles" aria-label="Findings">
+                  {a.findings.map((f, i) => (
+                    <li key={i} className={f.severity === 'critical' ? 'error-text' : undefined}>
+                      {f.title}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
             </td>
             <td>
               <LabelChips labels={a.labels} />

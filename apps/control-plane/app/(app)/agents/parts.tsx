@@ -58,3 +58,19 @@ export function LabelChips({ labels }: { labels: Record<string, string> }) {
     </ul>
   );
 }
+
+const HEALTH_TEXT: Record<string, string> = { healthy: 'Healthy', degraded: 'Degraded', failing: 'Failing' };
+
+/**
+ * Health of a connected agent (judged from its latest heartbeat); offline and never-connected
+ * agents have none, their state badge says it.
+ */
+export function HealthBadge({ agent }: { agent: { state: string; health: string } }) {
+  if (agent.state !== 'online') return <span className="muted">—</span>;
+  const tone = agent.health === 'healthy' ? ' ok' : agent.health === 'failing' ? ' bad' : ' warn';
+  return (
+    <span className={`badge${tone}`} data-testid="health">
+      {HEALTH_TEXT[agent.health] ?? agent.health}
+    </span>
+  );
+}

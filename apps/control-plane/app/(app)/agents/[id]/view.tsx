@@ -2,19 +2,42 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams, useRouter } from 'next/navigation';
-import { useState } from 'react';
+import { Fragment, useState } from 'react';
 import { errorCode, fieldErrorsOf } from '@/lib/api-errors';
-import { formatTime, roleAtLeast } from '@/lib/format';
+import { formatTime, isoTime, roleAtLeast, toDate } from '@/lib/format';
 import { useMe } from '@/lib/session';
 import { useTRPC, type ApiOutputs } from '@/lib/trpc';
 import { useAnnounce } from '@/lib/ui/announcer';
 import { ConfirmDialog, Dialog, FormActions } from '@/lib/ui/dialog';
 import { TextAreaField } from '@/lib/ui/fields';
-import { RelativeTime } from '@/lib/ui/relative-time';
+import { RelativeTime, useNow } from '@/lib/ui/relative-time';
 import { EmptyState, ErrorMessage, ErrorState, Loading, PageHeader } from '@/lib/ui/states';
-import { ConfigStatusBadge, LabelChips, StateBadge, formatCount } from '../parts';
+import { UnifiedDiff, diffCounts } from '@/lib/ui/unified-diff';
+import { formatClockOffset, formatDuration } from '@/lib/units';
+import { DeliveryChart } from '../../delivery-chart';
+import { FindingList } from '../findings';
+import { ConfigStatusBadge, HealthBadge, LabelChips, StateBadge, formatCount } from '../parts';
 
 type Agent = ApiOutputs['agents']['get'];
+type Detail = ApiOutputs['fleet']['agent'];
+
+/** A destination in the latest heartbeat as the agent reported it (see @fleet/protocol). */
+interface DestinationHealth {
+  name: string;
+  url: string;
+  pendingSamples: number;
+  walBytes: number;
+  shards?: number;
+  highestSentTimestampMs?: number;
+  samplesSent?: number;
+  samplesRetried?: number;
+  failedSendsByClass?: Record<string, number>;
+  sigv4?: { service: string; region: string; roleArn: string | null } | null;
+  droppedByReason: Record<string, number>;
+  credentials: { source: string | null; callerArn: string | null; expiresAt: string | null; lastError: string | null } | null;
+  clockOffsetMs: number | null;
+  lastError: { at: string; class: string; code: string | null; status: number | null; message: string; action?: string; resource?: string; detail?: string } | null;
+}
 
 /** The latest heartbeat as the agent reported it (see @fleet/protocol). */
 interface Heartbeat {
@@ -22,27 +45,22 @@ interface Heartbeat {
   receivedAt?: string;
   clockOffsetMs?: number;
   counters: Record<string, number>;
-  destinations: {
-    name: string;
-    url: string;
-    pendingSamples: number;
-    walBytes: number;
-    droppedByReason: Record<string, number>;
-    credentials: { source: string | null; callerArn: string | null; expiresAt: string | null; lastError: string | null } | null;
-    clockOffsetMs: number | null;
-    lastError: { at: string; class: string; code: string | null; status: number | null; message: string } | null;
-  }[];
+  destinations: DestinationHealth[];
   targets: { job: string; instance: string; up: boolean; lastScrapeAt: string | null; durationMs: number; samples: number; lastError: string | null }[];
 }
 
 const bytes = new Intl.NumberFormat(undefined, { style: 'unit', unit: 'megabyte', maximumFractionDigits: 1 });
 
-/** One agent: who it is, what config it should run and runs, and what it delivers. */
+/**
+ * One agent: its findings with remedies, delivery over the last hour and per destination, recent
+ * errors, connection history, desired vs applied config (with the diff), and who it is.
+ */
 export function AgentView() {
   const { id } = useParams<{ id: string }>();
   const trpc = useTRPC();
   const me = useMe();
   const agent = useQuery({ ...trpc.agents.get.queryOptions({ id }), refetchInterval: 5_000 });
+  const detail = useQuery({ ...trpc.fleet.agent.queryOptions({ id, windowMinutes: 60 }), refetchInterval: 10_000, enabled: agent.isSuccess });
   const [editing, setEditing] = useState(false);
   const [removing, setRemoving] = useState(false);
 
@@ -74,6 +92,8 @@ export function AgentView() {
       ) : null}
     </div>
   );
+  const detailState = (what: string) =>
+    detail.isPending ? <Loading>Loading {what}…</Loading> : detail.isError ? <ErrorState title={`Could not load ${what}`} error={detail.error} onRetry={() => void detail.refetch()} /> : null;
 
   return (
     <>
@@ -83,7 +103,7 @@ export function AgentView() {
       <PageHeader
         title={
           <>
-            {a.name} <StateBadge agent={a} />
+            {a.name} <StateBadge agent={a} /> {a.state === 'online' ? <HealthBadge agent={a} /> : null}
           </>
         }
         description={
@@ -103,59 +123,32 @@ export function AgentView() {
         actions={actions}
       />
 
-      <section className="card section" aria-labelledby="identity-heading">
-        <h2 id="identity-heading">Identity</h2>
-        <dl className="facts">
-          <dt>Agent id</dt>
-          <dd>
-            <code>{a.id}</code>
-          </dd>
-          <dt>Labels</dt>
-          <dd>
-            <LabelChips labels={a.labels} />
-          </dd>
-          <dt>Platform</dt>
-          <dd>{a.platform}</dd>
-          {d.version ? (
-            <>
-              <dt>Version</dt>
-              <dd>{d.version}</dd>
-            </>
-          ) : null}
-          {(['instanceId', 'region', 'accountId', 'cluster', 'namespace', 'pod'] as const).map((k) =>
-            d[k] ? (
-              <Fact key={k} label={{ instanceId: 'Instance', region: 'Region', accountId: 'AWS account', cluster: 'Cluster', namespace: 'Namespace', pod: 'Pod' }[k]}>
-                <code>{d[k]}</code>
-              </Fact>
-            ) : null,
-          )}
-          {a.awsIdentityArn ? (
-            <Fact label="Proven AWS identity">
-              <code>{a.awsIdentityArn}</code>
-            </Fact>
-          ) : null}
-          <dt>Enrolled</dt>
-          <dd>{formatTime(a.enrolledAt)}</dd>
-        </dl>
-      </section>
-
-      <section className="card section" aria-labelledby="config-heading">
-        <h2 id="config-heading">Configuration</h2>
-        <dl className="facts">
-          <dt>Status</dt>
-          <dd>
-            <ConfigStatusBadge status={a.configStatus} error={a.configError} since={a.configStatusAt} />
-          </dd>
-          <dt>Desired</dt>
-          <dd>
-            <PipelineRefs refs={a.desiredPipelines} /> <span className="hash muted" title={a.desiredConfigHash ?? ''}>{a.desiredConfigHash?.slice(0, 12) ?? '—'}</span>
-          </dd>
-          <dt>Applied</dt>
-          <dd>
-            <PipelineRefs refs={a.appliedPipelines} /> <span className="hash muted" title={a.appliedConfigHash ?? ''}>{a.appliedConfigHash?.slice(0, 12) ?? '—'}</span>
-          </dd>
-        </dl>
-        {a.configStatus === 'failed' ? <p className="muted">The agent keeps running the config it applied last. Fix the pipeline and publish again, or roll back.</p> : null}
+      <section className="section" aria-labelledby="findings-heading">
+        <h2 id="findings-heading">Findings</h2>
+        {a.state === 'offline' && detail.data?.findings.length ? (
+          <p className="notice warn">
+            Offline: these findings are from its last heartbeat (<RelativeTime value={hb?.receivedAt ?? a.lastSeenAt} />).
+          </p>
+        ) : null}
+        {detailState('the findings') ?? (
+          <FindingList
+            findings={detail.data!.findings}
+            empty={
+              <p className="panel-empty">
+                {a.state === 'never_connected' ? (
+                  'No findings yet: the agent is judged from its heartbeats once it connects.'
+                ) : a.state === 'offline' ? (
+                  <>No findings in its last heartbeat; it is offline, so nothing current is known.</>
+                ) : (
+                  <>
+                    <strong>No findings: this agent delivers.</strong> Its destinations accept what it sends, its credentials and clock are fine and its config
+                    applied.
+                  </>
+                )}
+              </p>
+            }
+          />
+        )}
       </section>
 
       <section className="section" aria-labelledby="delivery-heading">
@@ -166,6 +159,23 @@ export function AgentView() {
           </EmptyState>
         ) : (
           <>
+            <div className="card chart-card">
+              <div className="card-head">
+                <h3>Samples per second, the last hour</h3>
+                <span className="muted small">per minute; each minute is drawn once complete</span>
+              </div>
+              {detailState('the delivery history') ?? (
+                <DeliveryChart
+                  points={detail.data!.series}
+                  stepSeconds={60}
+                  windowMinutes={60}
+                  pending
+                  label={`${a.name}: samples per second over the last hour, sent and dropped by reason (stacked), scraped, and samples pending (right axis)`}
+                  testId="agent-chart"
+                  empty="Nothing recorded in the last hour: the agent sent no heartbeat with counters."
+                />
+              )}
+            </div>
             <dl className="facts" data-testid="agent-counters">
               <dt>Samples scraped</dt>
               <dd>{formatCount(hb.counters.samplesScraped)}</dd>
@@ -176,81 +186,14 @@ export function AgentView() {
               <dt>Pending</dt>
               <dd>{formatCount(hb.counters.pendingSamples)}</dd>
               <dt>Clock offset</dt>
-              <dd>{hb.clockOffsetMs === undefined ? '—' : `${(hb.clockOffsetMs / 1000).toFixed(1)} s`}</dd>
+              <dd>{hb.clockOffsetMs === undefined ? '—' : `${(hb.clockOffsetMs / 1000).toFixed(1)} s (${formatClockOffset(hb.clockOffsetMs)})`}</dd>
               <dt>Reported</dt>
               <dd>
                 <RelativeTime value={hb.receivedAt ?? hb.at} />
               </dd>
             </dl>
             <h3>Destinations</h3>
-            {hb.destinations.length ? (
-              <table className="table" aria-label="Destinations">
-                <thead>
-                  <tr>
-                    <th scope="col">Destination</th>
-                    <th scope="col" className="num">Pending</th>
-                    <th scope="col" className="num">WAL</th>
-                    <th scope="col">Dropped</th>
-                    <th scope="col">Credentials</th>
-                    <th scope="col">Last error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {hb.destinations.map((x) => (
-                    <tr key={x.name}>
-                      <th scope="row">
-                        {x.name}
-                        <div className="muted small break">{x.url}</div>
-                      </th>
-                      <td className="num">{formatCount(x.pendingSamples)}</td>
-                      <td className="num">{bytes.format(x.walBytes / 1e6)}</td>
-                      <td>
-                        {Object.keys(x.droppedByReason).length ? (
-                          <ul className="plain-list">
-                            {Object.entries(x.droppedByReason).map(([reason, n]) => (
-                              <li key={reason}>
-                                <code>{reason}</code> {formatCount(n)}
-                              </li>
-                            ))}
-                          </ul>
-                        ) : (
-                          <span className="muted">none</span>
-                        )}
-                      </td>
-                      <td className="small">
-                        {x.credentials ? (
-                          <>
-                            <div>{x.credentials.source ?? 'not resolved yet'}</div>
-                            {x.credentials.callerArn ? <code className="break">{x.credentials.callerArn}</code> : null}
-                            {x.credentials.expiresAt ? (
-                              <div className="muted">
-                                expires <RelativeTime value={x.credentials.expiresAt} />
-                              </div>
-                            ) : null}
-                            {x.credentials.lastError ? <div className="error-text">{x.credentials.lastError}</div> : null}
-                          </>
-                        ) : (
-                          <span className="muted">unsigned</span>
-                        )}
-                      </td>
-                      <td className="small">
-                        {x.lastError ? (
-                          <span className="error-text">
-                            {x.lastError.status ? `HTTP ${x.lastError.status} ` : ''}
-                            {x.lastError.code ? `${x.lastError.code}: ` : ''}
-                            {x.lastError.message} (<RelativeTime value={x.lastError.at} />)
-                          </span>
-                        ) : (
-                          <span className="muted">none</span>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            ) : (
-              <p className="muted">No destinations: no published pipeline selects this agent.</p>
-            )}
+            {hb.destinations.length ? <DestinationsTable heartbeat={hb} /> : <p className="muted">No destinations: no published pipeline selects this agent.</p>}
             <h3>Scrape targets</h3>
             {hb.targets.length ? (
               <table className="table" aria-label="Scrape targets">
@@ -290,8 +233,330 @@ export function AgentView() {
           </>
         )}
       </section>
+
+      <section className="section" aria-labelledby="errors-heading">
+        <h2 id="errors-heading">Recent errors</h2>
+        {detailState('the errors') ?? <ErrorsTable errors={detail.data!.errors} />}
+      </section>
+
+      <section className="section" aria-labelledby="connections-heading">
+        <h2 id="connections-heading">Connection history</h2>
+        {detailState('the connection history') ?? <ConnectionsTable connections={detail.data!.connections} />}
+      </section>
+
+      <section className="card section" aria-labelledby="config-heading">
+        <h2 id="config-heading">Configuration</h2>
+        <dl className="facts">
+          <dt>Status</dt>
+          <dd>
+            <ConfigStatusBadge status={a.configStatus} error={a.configError} since={a.configStatusAt} />
+          </dd>
+          <dt>Desired</dt>
+          <dd>
+            <PipelineRefs refs={a.desiredPipelines} /> <span className="hash muted" title={a.desiredConfigHash ?? ''}>{a.desiredConfigHash?.slice(0, 12) ?? '—'}</span>
+          </dd>
+          <dt>Applied</dt>
+          <dd>
+            <PipelineRefs refs={a.appliedPipelines} /> <span className="hash muted" title={a.appliedConfigHash ?? ''}>{a.appliedConfigHash?.slice(0, 12) ?? '—'}</span>
+          </dd>
+        </dl>
+        {a.configStatus === 'failed' ? <p className="muted">The agent keeps running the config it applied last. Fix the pipeline and publish again, or roll back.</p> : null}
+        <h3>Desired vs applied</h3>
+        {detailState('the config diff') ?? <ConfigDiff agent={a} diff={detail.data!.configDiff} />}
+      </section>
+
+      <section className="card section" aria-labelledby="identity-heading">
+        <h2 id="identity-heading">Identity</h2>
+        <dl className="facts">
+          <dt>Agent id</dt>
+          <dd>
+            <code>{a.id}</code>
+          </dd>
+          <dt>Labels</dt>
+          <dd>
+            <LabelChips labels={a.labels} />
+          </dd>
+          <dt>Platform</dt>
+          <dd>{a.platform}</dd>
+          {d.version ? (
+            <>
+              <dt>Version</dt>
+              <dd>{d.version}</dd>
+            </>
+          ) : null}
+          {(['instanceId', 'region', 'accountId', 'cluster', 'namespace', 'pod'] as const).map((k) =>
+            d[k] ? (
+              <Fact key={k} label={{ instanceId: 'Instance', region: 'Region', accountId: 'AWS account', cluster: 'Cluster', namespace: 'Namespace', pod: 'Pod' }[k]}>
+                <code>{d[k]}</code>
+              </Fact>
+            ) : null,
+          )}
+          {a.awsIdentityArn ? (
+            <Fact label="Proven AWS identity">
+              <code>{a.awsIdentityArn}</code>
+            </Fact>
+          ) : null}
+          {a.connectedReplica ? (
+            <Fact label="Connected to replica">
+              <code>{a.connectedReplica}</code>
+            </Fact>
+          ) : null}
+          <dt>Enrolled</dt>
+          <dd>{formatTime(a.enrolledAt)}</dd>
+        </dl>
+      </section>
       {editing ? <LabelsDialog agent={a} onClose={() => setEditing(false)} /> : null}
       {removing ? <RemoveDialog agent={a} onClose={() => setRemoving(false)} /> : null}
+    </>
+  );
+}
+
+/** How far the newest sample sent lags the heartbeat that reported it (both on the agent's clock). */
+function sendLag(hb: Heartbeat, x: DestinationHealth): string {
+  if (!x.highestSentTimestampMs) return 'nothing sent yet';
+  return `${formatDuration(Math.max(0, Date.parse(hb.at) - x.highestSentTimestampMs))} behind`;
+}
+
+function Counts({ counts, none }: { counts: Record<string, number> | undefined; none: string }) {
+  const entries = Object.entries(counts ?? {}).filter(([, n]) => n > 0);
+  if (!entries.length) return <span className="muted">{none}</span>;
+  return (
+    <ul className="plain-list">
+      {entries.map(([k, n]) => (
+        <li key={k}>
+          <code>{k}</code> {formatCount(n)}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Per destination: queue (pending, WAL, shards), delivery (sent, retries, lag), drops and failures, signing, credentials and the last error. */
+function DestinationsTable({ heartbeat: hb }: { heartbeat: Heartbeat }) {
+  return (
+    <div className="table-scroll">
+      <table className="table destinations" aria-label="Destinations">
+        <thead>
+          <tr>
+            <th scope="col">Destination</th>
+            <th scope="col">Queue</th>
+            <th scope="col">Sent</th>
+            <th scope="col">Dropped</th>
+            <th scope="col">Failed sends</th>
+            <th scope="col">Credentials</th>
+          </tr>
+        </thead>
+        <tbody>
+          {hb.destinations.map((x) => (
+            <Fragment key={x.name}>
+              <tr>
+                <th scope="row">
+                  {x.name}
+                  <div className="muted small break">{x.url}</div>
+                  {x.sigv4 ? (
+                    <div className="small" data-testid="sigv4">
+                      SigV4 <code>{x.sigv4.service}</code> in <code>{x.sigv4.region}</code>
+                      {x.sigv4.roleArn ? (
+                        <>
+                          , role <code className="break">{x.sigv4.roleArn}</code>
+                        </>
+                      ) : null}
+                    </div>
+                  ) : null}
+                </th>
+                <td className="small">
+                  <dl className="mini-facts">
+                    <dt>Pending</dt>
+                    <dd>{formatCount(x.pendingSamples)}</dd>
+                    <dt>WAL</dt>
+                    <dd>{bytes.format(x.walBytes / 1e6)}</dd>
+                    <dt>Shards</dt>
+                    <dd>{x.shards ?? '—'}</dd>
+                  </dl>
+                </td>
+                <td className="small">
+                  <dl className="mini-facts">
+                    <dt>Samples</dt>
+                    <dd>{formatCount(x.samplesSent)}</dd>
+                    <dt>Retried</dt>
+                    <dd>{formatCount(x.samplesRetried)}</dd>
+                    <dt>Lag</dt>
+                    <dd data-testid="send-lag" title="Time between the newest sample sent and the heartbeat that reported it">
+                      {sendLag(hb, x)}
+                    </dd>
+                  </dl>
+                </td>
+                <td className="small">
+                  <Counts counts={x.droppedByReason} none="none" />
+                </td>
+                <td className="small">
+                  <Counts counts={x.failedSendsByClass} none="none" />
+                </td>
+                <td className="small">
+                  {x.credentials ? (
+                    <>
+                      <div>{x.credentials.source ?? 'not resolved yet'}</div>
+                      {x.credentials.callerArn ? <code className="break">{x.credentials.callerArn}</code> : null}
+                      {x.credentials.expiresAt ? (
+                        <div className="muted">
+                          expires <RelativeTime value={x.credentials.expiresAt} />
+                        </div>
+                      ) : null}
+                      {x.credentials.lastError ? <div className="error-text">{x.credentials.lastError}</div> : null}
+                    </>
+                  ) : (
+                    <span className="muted">unsigned</span>
+                  )}
+                </td>
+              </tr>
+              <tr className="detail-row">
+                <td colSpan={6} className="small">
+                  <span className="muted">Last error of {x.name}: </span>
+                  {x.lastError ? (
+                    <>
+                      <span className="error-text">
+                        {x.lastError.status ? `HTTP ${x.lastError.status} ` : ''}
+                        {x.lastError.code ? `${x.lastError.code}: ` : ''}
+                        {x.lastError.message}
+                      </span>{' '}
+                      <span className="muted">
+                        (<code>{x.lastError.class}</code>, <RelativeTime value={x.lastError.at} />)
+                      </span>
+                      {x.lastError.detail ? <div className="error-detail">{x.lastError.detail}</div> : null}
+                    </>
+                  ) : (
+                    <span className="muted">none</span>
+                  )}
+                </td>
+              </tr>
+            </Fragment>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+type AgentError = Detail['errors'][number];
+
+/** Runs of the same error (destination, class, status, code, message, detail) as one row with a count; newest first. */
+function groupErrors(errors: AgentError[]): Array<{ latest: AgentError; earliest: AgentError; count: number }> {
+  const key = (e: AgentError) => JSON.stringify([e.destination, e.errorClass, e.status, e.code, e.message, e.detail]);
+  const groups: Array<{ latest: AgentError; earliest: AgentError; count: number; key: string }> = [];
+  for (const e of errors) {
+    const g = groups.at(-1);
+    if (g && g.key === key(e)) {
+      g.count++;
+      g.earliest = e;
+    } else groups.push({ latest: e, earliest: e, count: 1, key: key(e) });
+  }
+  return groups;
+}
+
+/** Errors the agent reported, newest first (one per new error of a destination); repeats of one error fold into a row with a count. */
+function ErrorsTable({ errors }: { errors: Detail['errors'] }) {
+  if (!errors.length) return <p className="panel-empty">No errors reported in the last 7 days: every send succeeded or was retried successfully.</p>;
+  const groups = groupErrors(errors);
+  return (
+    <div className="table-scroll">
+      <table className="table compact" aria-label="Recent errors">
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">Destination</th>
+            <th scope="col">Class</th>
+            <th scope="col">Status / code</th>
+            <th scope="col">Message</th>
+            <th scope="col">Detail</th>
+          </tr>
+        </thead>
+        <tbody>
+          {groups.map(({ latest: e, earliest, count }) => (
+            <tr key={e.id}>
+              <td className="nowrap">
+                <time dateTime={isoTime(e.at)}>{formatTime(e.at, true)}</time>
+                {count > 1 ? (
+                  <div className="muted small">
+                    <span className="badge">×{count}</span> since <time dateTime={isoTime(earliest.at)}>{formatTime(earliest.at, true)}</time>
+                  </div>
+                ) : null}
+              </td>
+              <th scope="row" title={e.url}>
+                {e.destination}
+              </th>
+              <td>
+                <code>{e.errorClass}</code>
+              </td>
+              <td className="nowrap">
+                {e.status ? `HTTP ${e.status}` : ''}
+                {e.status && e.code ? <br /> : null}
+                {e.code ? <code>{e.code}</code> : null}
+                {!e.status && !e.code ? <span className="muted">—</span> : null}
+              </td>
+              <td className="error-text small">{e.message}</td>
+              <td className="small break">{e.detail ?? <span className="muted">—</span>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** WebSocket sessions, newest first: when, how long, which replica, from where, why it ended. */
+function ConnectionsTable({ connections }: { connections: Detail['connections'] }) {
+  const now = useNow();
+  if (!connections.length) return <p className="panel-empty">Never connected. Start the agent with <code>fleet-agent run --server …</code>.</p>;
+  return (
+    <table className="table compact" aria-label="Connection history">
+      <thead>
+        <tr>
+          <th scope="col">Connected at</th>
+          <th scope="col">Duration</th>
+          <th scope="col">Replica</th>
+          <th scope="col">Source IP</th>
+          <th scope="col">Close reason</th>
+        </tr>
+      </thead>
+      <tbody>
+        {connections.map((c) => {
+          const from = toDate(c.connectedAt)?.getTime() ?? now;
+          const open = !c.disconnectedAt;
+          const until = open ? Math.max(now, from) : (toDate(c.disconnectedAt)?.getTime() ?? from);
+          return (
+            <tr key={c.id} data-testid={open ? 'connection-open' : 'connection-closed'}>
+              <th scope="row" className="nowrap">
+                <time dateTime={isoTime(c.connectedAt)}>{formatTime(c.connectedAt, true)}</time>
+              </th>
+              <td>
+                {open ? <span className="badge ok">Open</span> : null} {formatDuration(until - from)}
+                {open ? <span className="muted small"> so far</span> : null}
+              </td>
+              <td>
+                <code>{c.replica}</code>
+              </td>
+              <td>{c.sourceIp ? <code>{c.sourceIp}</code> : <span className="muted">—</span>}</td>
+              <td className="small">{open ? <span className="muted">connected</span> : (c.closeReason ?? <span className="muted">—</span>)}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+/** The effective config the agent should run vs the one it applied, as a diff when they differ. */
+function ConfigDiff({ agent: a, diff }: { agent: Agent; diff: Detail['configDiff'] }) {
+  if (!a.desiredConfigHash) return <p className="muted">No config yet: no published pipeline selects this agent.</p>;
+  if (diff.identical) return <p className="ok-text" data-testid="config-identical">The agent runs exactly the desired config.</p>;
+  if (!diff.hunks.length) return <p className="muted">The applied config has the same content as the desired one; its status updates with the agent&apos;s next report.</p>;
+  const { added, removed } = diffCounts(diff.hunks);
+  return (
+    <>
+      <p className="muted small">
+        What applying the desired config changes: <span className="diff-add-count">+{added}</span> <span className="diff-del-count">−{removed}</span> lines.
+      </p>
+      <UnifiedDiff hunks={diff.hunks} from="applied" to="desired" label="Changes from the applied to the desired config" testId="config-diff" />
     </>
   );
 }

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { useTRPC } from '@/lib/trpc';
 import { SelectField } from '@/lib/ui/fields';
 import { ErrorState, Loading } from '@/lib/ui/states';
+import { UnifiedDiff, diffCounts } from '@/lib/ui/unified-diff';
 import type { Pipeline } from './types';
 
 /** Pick any two versions (default: previous vs latest) and see a unified diff of selector + document. */
@@ -24,14 +25,7 @@ export function DiffView({ pipeline }: { pipeline: Pipeline }) {
       {v.published ? ' (published)' : ''}
     </option>
   ));
-  let added = 0;
-  let removed = 0;
-  for (const h of diff.data?.hunks ?? []) {
-    for (const l of h.lines) {
-      if (l.startsWith('+')) added++;
-      else if (l.startsWith('-')) removed++;
-    }
-  }
+  const { added, removed } = diffCounts(diff.data?.hunks ?? []);
   return (
     <div className="diff-view">
       <div className="toolbar">
@@ -59,20 +53,7 @@ export function DiffView({ pipeline }: { pipeline: Pipeline }) {
           v{from} and v{to} are identical.
         </p>
       ) : (
-        <pre className="diff" tabIndex={0} aria-label={`Changes from v${from} to v${to}`} data-testid="diff">
-          {diff.data.hunks.map((h, i) => (
-            <span key={i} className="hunk">
-              <span className="diff-line hunk-head">
-                @@ v{from} line {h.oldStart}, v{to} line {h.newStart} @@
-              </span>
-              {h.lines.map((l, j) => (
-                <span key={j} className={`diff-line ${l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx'}`}>
-                  {l}
-                </span>
-              ))}
-            </span>
-          ))}
-        </pre>
+        <UnifiedDiff hunks={diff.data.hunks} from={`v${from}`} to={`v${to}`} label={`Changes from v${from} to v${to}`} testId="diff" />
       )}
     </div>
   );

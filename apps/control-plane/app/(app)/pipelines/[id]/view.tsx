@@ -11,6 +11,7 @@ import { useAnnounce } from '@/lib/ui/announcer';
 import { ConfirmDialog, Dialog, FormActions } from '@/lib/ui/dialog';
 import { TextField } from '@/lib/ui/fields';
 import { EmptyState, ErrorMessage, ErrorState, Loading } from '@/lib/ui/states';
+import { DeliverySection } from './delivery';
 import { DiffView } from './diff';
 import { PipelineEditor } from './editor';
 import { RolloutSection } from './rollout';
@@ -88,7 +89,10 @@ export function PipelineView() {
         </p>
       ) : null}
 
-      <RolloutSection pipelineId={p.id} />
+      <div className="split">
+        <RolloutSection pipelineId={p.id} />
+        <DeliverySection pipelineId={p.id} />
+      </div>
 
       <PipelineEditor key={p.id} pipeline={p} canEdit={canEdit} />
 
