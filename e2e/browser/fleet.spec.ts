@@ -17,7 +17,8 @@ import { createAccount, setupAdmin, startFleet, type Fleet, type FleetApi } from
  */
 test.describe('fleet: publish in the UI → agents apply → samples in Prometheus', () => {
   test.skip(!prometheusAvailable(), 'needs /usr/bin/prometheus (CI installs it)');
-  test.describe.configure({ timeout: 180_000 });
+  // The health test reads what the first one published and delivered.
+  test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
   let fleet: Fleet;
   let admin: FleetApi;
@@ -34,7 +35,8 @@ test.describe('fleet: publish in the UI → agents apply → samples in Promethe
     prom = await startPrometheus();
     aws = await startFakeAws({ receiver: { upstreamUrl: prom.writeUrl } });
     exporter = await startExporter();
-    fleet = await startFleet({ AGENT_HEARTBEAT_INTERVAL: '1s' });
+    // Heartbeats and stats rollups every second, so the health dashboards fill quickly.
+    fleet = await startFleet({ AGENT_HEARTBEAT_INTERVAL: '1s', STATS_INTERVAL: '1s' });
     admin = await setupAdmin(fleet);
     const account = await createAccount(admin, 'prod');
     aws.sts.addRole({ arn: account.roleArn, externalId: account.externalId, trustedPrincipals: [aws.imds.roleArn] });
@@ -133,6 +135,71 @@ test.describe('fleet: publish in the UI → agents apply → samples in Promethe
     await publish(page, 1, 'CA not deployed yet', 'Roll back to v1');
     await expect(page.getByTestId('rollout-applied')).toContainText('2', { timeout: 30_000 });
     await expect(page.getByTestId('rollout-failed')).toContainText('0');
+    await context.close();
+  });
+
+  test('fleet health: overview tiles, delivery chart and findings; agent connections and chart; delivery per version', async ({ browser }) => {
+    test.setTimeout(180_000);
+    const context = await browser.newContext({ storageState: await admin.storageState() });
+    const page = await context.newPage();
+
+    // The overview: both agents connected and judged healthy, or degraded — they scrape the one
+    // test exporter, so Prometheus may refuse one agent's copy of a sample and it counts as a drop.
+    await page.goto(`${fleet.url}/`);
+    const tile = (key: string) => page.getByTestId(`health-${key}`).locator('.summary-value');
+    await expect
+      .poll(async () => Number(await tile('healthy').innerText()) + Number(await tile('degraded').innerText()), { timeout: 30_000 })
+      .toBe(2);
+    await expect(tile('offline')).toHaveText('0');
+    await expect(page.getByTestId('fleet-summary')).toContainText('2Online');
+
+    // A health tile filters the agent list on the server; pressed again it shows all agents.
+    const table = page.getByRole('table', { name: 'Agents' });
+    await page.getByTestId('health-offline').click();
+    await expect(page.getByText('No agent matches these filters.')).toBeVisible();
+    await page.getByTestId('health-offline').click();
+    for (const { agentId } of agents) await expect(table.getByTestId(`agent-${agentId}`).getByTestId('health')).toHaveText(/^(Healthy|Degraded|Failing)$/);
+
+    // The fleet chart draws the minutes rolled up so far; a minute appears once it is complete, so
+    // the first one with samples sent may take up to a minute (its summary table says what it drew).
+    const chart = page.getByTestId('fleet-chart');
+    await expect(chart).toHaveAttribute('data-rendered', 'true');
+    await expect(chart.locator('canvas').first()).toBeVisible();
+    const sentPeak = chart.getByRole('row', { name: /^Sent/ }).getByRole('cell').nth(2);
+    await expect(sentPeak).not.toHaveText(/^(0\/s|no data)$/, { timeout: 100_000 });
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0);
+    await expect(chart.getByRole('img')).toHaveAttribute('aria-label', /Sent: latest/);
+    // The window selector is a radio group: the keyboard moves it, and the overview follows.
+    await page.getByRole('radio', { name: 'the last hour' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await expect(page.getByRole('radio', { name: 'the last 6 hours' })).toBeChecked();
+    await expect(page.getByTestId('delivery')).toContainText('the last 6 hours');
+    // The latest rollout links to the pipeline.
+    await expect(page.getByTestId(`overview-rollout-${pipelineId}`)).toContainText('2 of 2 applied');
+
+    // The agent page: one open session in the connection history, the delivery chart, the
+    // destination's signing facts and lag, and the config it runs is the desired one.
+    await page.goto(`${fleet.url}/agents/${agents[0]!.agentId}`);
+    const history = page.getByRole('table', { name: 'Connection history' });
+    await expect(history.getByTestId('connection-open')).toHaveCount(1);
+    await expect(history.getByTestId('connection-open')).toContainText('Open');
+    await expect(history.getByTestId('connection-open')).toContainText('127.0.0.1');
+    const agentChart = page.getByTestId('agent-chart');
+    await expect(agentChart).toHaveAttribute('data-rendered', 'true');
+    await expect(agentChart.locator('canvas').first()).toBeVisible();
+    await expect.poll(async () => Number(await agentChart.getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThan(0);
+    const destinations = page.getByRole('table', { name: 'Destinations' });
+    await expect(destinations.getByTestId('sigv4')).toContainText('aps');
+    await expect(destinations.getByTestId('send-lag')).toContainText('behind');
+    await expect(page.getByTestId('config-identical')).toBeVisible();
+
+    // The pipeline page: v1 delivers on both agents.
+    await page.goto(`${fleet.url}/pipelines/${pipelineId}`);
+    const v1 = page.getByTestId('pipeline-delivery').getByTestId('delivery-v1');
+    await expect(v1).toContainText('Published');
+    await expect(v1.getByRole('cell').first()).toHaveText('2', { timeout: 30_000 });
+    await expect(v1.getByRole('cell').nth(1)).not.toHaveText(/^(0\/s|—)$/, { timeout: 30_000 });
+    await expect(page.getByTestId('pipeline-chart')).toHaveAttribute('data-rendered', 'true');
     await context.close();
   });
 });
