@@ -69,7 +69,9 @@ export async function listAgents(ctx: { db: Db }, filter: AgentFilter = {}) {
   if (filter.state === 'offline') where.push(and(eq(agents.connected, false), sql`${agents.lastSeenAt} is not null`)!);
   if (filter.state === 'never_connected') where.push(sql`${agents.lastSeenAt} is null`);
   if (filter.configStatus) where.push(eq(agents.configStatus, filter.configStatus));
-  if (filter.health) where.push(and(eq(agents.connected, true), eq(agents.health, filter.health))!);
+  // As the overview counts them: a failed config makes a connected agent failing.
+  if (filter.health === 'failing') where.push(and(eq(agents.connected, true), or(eq(agents.health, 'failing'), eq(agents.configStatus, 'failed')))!);
+  else if (filter.health) where.push(and(eq(agents.connected, true), eq(agents.health, filter.health), sql`${agents.configStatus} <> 'failed'`)!);
   const cond = and(...where);
   const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
   const [rows, [total], [summary]] = await Promise.all([
