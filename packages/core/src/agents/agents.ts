@@ -1,5 +1,5 @@
 import { agents, type Db } from '@fleet/db';
-import { and, asc, count, eq, ilike, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, ilike, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit.js';
 import type { ServiceContext } from '../context.js';
@@ -74,14 +74,22 @@ export async function listAgents(ctx: { db: Db }, filter: AgentFilter = {}) {
   else if (filter.health) where.push(and(eq(agents.connected, true), eq(agents.health, filter.health), sql`${agents.configStatus} <> 'failed'`)!);
   const cond = and(...where);
   const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
+  // The page's ids first (narrow columns only), then the listed columns of those rows alone: an
+  // offset of thousands would otherwise build the wide columns (heartbeat counters, findings) of
+  // every row it skips.
+  const page = ctx.db
+    .select({ id: agents.id })
+    .from(agents)
+    .where(cond)
+    .orderBy(asc(agents.name), asc(agents.id))
+    .limit(limit)
+    .offset(Math.max(filter.offset ?? 0, 0));
   const [rows, [total], [summary]] = await Promise.all([
     ctx.db
       .select(listColumns)
       .from(agents)
-      .where(cond)
-      .orderBy(asc(agents.name), asc(agents.id))
-      .limit(limit)
-      .offset(Math.max(filter.offset ?? 0, 0)),
+      .where(inArray(agents.id, page))
+      .orderBy(asc(agents.name), asc(agents.id)),
     ctx.db.select({ n: count() }).from(agents).where(cond),
     ctx.db
       .select({

@@ -1,5 +1,5 @@
-import { agents, pipelineVersions, type Db } from '@fleet/db';
-import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
+import { agents, pipelineVersions, queryRows, type Db } from '@fleet/db';
+import { and, asc, eq, isNull, or, sql, type SQLWrapper } from 'drizzle-orm';
 import { AppError } from '../errors.js';
 
 /** Where one agent is in the rollout of a pipeline. */
@@ -16,46 +16,75 @@ export async function pipelineRollout(ctx: { db: Db }, pipelineId: string, limit
     .from(pipelineVersions)
     .where(and(eq(pipelineVersions.pipelineId, pipelineId), eq(pipelineVersions.published, true)));
   const ref = JSON.stringify([{ id: pipelineId }]);
-  const rows = await ctx.db
-    .select({
-      id: agents.id,
-      name: agents.name,
-      connected: agents.connected,
-      offlineSince: agents.offlineSince,
-      configStatus: agents.configStatus,
-      configError: agents.configError,
-      configStatusAt: agents.configStatusAt,
-      desiredConfigHash: agents.desiredConfigHash,
-      appliedConfigHash: agents.appliedConfigHash,
-      desiredVersion: sql<number | null>`(select (e->>'version')::int from jsonb_array_elements(${agents.desiredPipelines}) e where e->>'id' = ${pipelineId} limit 1)`,
-      appliedVersion: sql<number | null>`(select (e->>'version')::int from jsonb_array_elements(${agents.appliedPipelines}) e where e->>'id' = ${pipelineId} limit 1)`,
-    })
-    .from(agents)
-    .where(and(isNull(agents.revokedAt), or(sql`${agents.desiredPipelines} @> ${ref}::jsonb`, sql`${agents.appliedPipelines} @> ${ref}::jsonb`)))
-    .orderBy(asc(agents.name));
-  if (!published && rows.length === 0) {
+  const versionIn = (column: SQLWrapper) => sql<number | null>`(select (e->>'version')::int from jsonb_array_elements(${column}) e where e->>'id' = ${pipelineId} limit 1)`;
+  const involved = and(isNull(agents.revokedAt), or(sql`${agents.desiredPipelines} @> ${ref}::jsonb`, sql`${agents.appliedPipelines} @> ${ref}::jsonb`));
+  // The counts are aggregated in the database (a fleet has thousands of agents) and only the first
+  // `limit` agents (by name) are read. The SQL `state` and the one computed per listed agent below
+  // follow the same rule.
+  const [counts, rows] = await Promise.all([
+    queryRows<{ state: RolloutState; selected: boolean; applied_version: number | null; n: number }>(
+      ctx.db,
+      sql`with r as (
+            select ${agents.connected} as connected, ${agents.configStatus} as config_status, ${agents.desiredConfigHash} as desired_hash, ${agents.appliedConfigHash} as applied_hash,
+              ${versionIn(agents.desiredPipelines)} as dv, ${versionIn(agents.appliedPipelines)} as av
+            from ${agents} where ${involved}
+          )
+          select case when not connected then 'offline'
+                      when dv is not null and av = dv and applied_hash is not distinct from desired_hash then 'applied'
+                      when config_status = 'failed' then 'failed' else 'pending' end as state,
+            dv is not null as selected, av as applied_version, count(*)::int as n
+          from r group by 1, 2, 3`,
+    ),
+    limit > 0
+      ? ctx.db
+          .select({
+            id: agents.id,
+            name: agents.name,
+            connected: agents.connected,
+            offlineSince: agents.offlineSince,
+            configStatus: agents.configStatus,
+            configError: agents.configError,
+            configStatusAt: agents.configStatusAt,
+            desiredConfigHash: agents.desiredConfigHash,
+            appliedConfigHash: agents.appliedConfigHash,
+            desiredVersion: versionIn(agents.desiredPipelines),
+            appliedVersion: versionIn(agents.appliedPipelines),
+          })
+          .from(agents)
+          .where(involved)
+          .orderBy(asc(agents.name))
+          .limit(limit)
+      : Promise.resolve([]),
+  ]);
+  if (!published && counts.length === 0) {
     const [exists] = await ctx.db.select({ id: pipelineVersions.id }).from(pipelineVersions).where(eq(pipelineVersions.pipelineId, pipelineId)).limit(1);
     if (!exists) throw new AppError('NOT_FOUND', 'no such pipeline');
   }
   const summary: Record<RolloutState, number> = { applied: 0, pending: 0, failed: 0, offline: 0 };
   const running = new Map<number, number>();
+  let selected = 0;
+  for (const c of counts) {
+    if (c.selected) {
+      summary[c.state] += c.n;
+      selected += c.n;
+    }
+    if (c.applied_version !== null) running.set(c.applied_version, (running.get(c.applied_version) ?? 0) + c.n);
+  }
   const list = rows.map((r) => {
-    const selected = r.desiredVersion !== null;
+    const isSelected = r.desiredVersion !== null;
     let state: RolloutState;
     if (!r.connected) state = 'offline';
-    else if (selected && r.appliedVersion === r.desiredVersion && r.appliedConfigHash === r.desiredConfigHash) state = 'applied';
+    else if (isSelected && r.appliedVersion === r.desiredVersion && r.appliedConfigHash === r.desiredConfigHash) state = 'applied';
     else if (r.configStatus === 'failed') state = 'failed';
     else state = 'pending';
-    if (selected) summary[state]++;
-    if (r.appliedVersion !== null) running.set(r.appliedVersion, (running.get(r.appliedVersion) ?? 0) + 1);
-    return { ...r, selected, state };
+    return { ...r, selected: isSelected, state };
   });
   return {
     publishedVersion: published?.version ?? null,
     publishedAt: published?.publishedAt ?? null,
-    selected: list.filter((a) => a.selected).length,
+    selected,
     summary,
     running: [...running.entries()].sort((a, b) => b[0] - a[0]).map(([version, agentCount]) => ({ version, agents: agentCount })),
-    agents: list.slice(0, limit),
+    agents: list,
   };
 }

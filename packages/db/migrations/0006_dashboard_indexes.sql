@@ -1,0 +1,2 @@
+CREATE INDEX "agent_stats_dropped_idx" ON "agent_stats" USING btree ("bucket","agent_id","samples_dropped") WHERE "agent_stats"."samples_dropped" > 0;--> statement-breakpoint
+CREATE INDEX "agents_clock_offset_idx" ON "agents" USING btree (abs((("last_heartbeat" ->> 'clockOffsetMs'))::float8)) WHERE "agents"."connected" and "agents"."revoked_at" is null;
