@@ -111,6 +111,8 @@ remote_write:
     // The newest timestamp the receiver accepted from this agent, recent.
     expect(acceptedTimestamps().has(d.highestSentTimestampMs!)).toBe(true);
     expect(Math.abs(Date.now() - d.highestSentTimestampMs!)).toBeLessThan(60_000);
+    // When the destination last accepted a batch: what the control plane judges stalls by.
+    expect(Math.abs(Date.now() - Date.parse(d.lastSuccessAt!))).toBeLessThan(60_000);
     expect(d.sigv4).toEqual({ service: 'aps', region: 'us-east-1', roleArn: ROLE });
     expect(d.credentials!.source).toBe(`assume role ${ROLE} via EC2 instance metadata (IMDSv2)`);
     expect(d.credentials!.callerArn).toMatch(/^arn:aws:sts::210987654321:assumed-role\/amp-writer\//);
@@ -189,6 +191,7 @@ remote_write:
     expect(d.failedSendsByClass!.connect).toBeGreaterThanOrEqual(1);
     expect(d.samplesSent).toBe(0);
     expect(d).not.toHaveProperty('highestSentTimestampMs');
+    expect(d.lastSuccessAt).toBeNull();
     expect(d.droppedByReason).toEqual({});
     // Signing worked: the credentials are fine, the endpoint is not.
     expect(d.credentials!.source).toBe('EC2 instance metadata (IMDSv2)');

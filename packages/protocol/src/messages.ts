@@ -36,6 +36,8 @@ const destinationHealth = z
     walBytes: z.number().int().min(0),
     shards: z.number().int().min(0).optional(),
     highestSentTimestampMs: z.number().min(0).optional(),
+    /** When the destination last accepted a batch (agent clock); null before the first. */
+    lastSuccessAt: z.iso.datetime().nullable().optional(),
     /** Cumulative since the agent process started (see heartbeat `startedAt`). */
     samplesSent: z.number().min(0).optional(),
     samplesRetried: z.number().min(0).optional(),

@@ -276,6 +276,7 @@ export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.Process
         url: clip(d.url, MAX.url),
         pendingSamples: whole(d.pendingSamples),
         walBytes: whole(d.walBytes),
+        lastSuccessAt: iso(d.lastSuccessAt),
         ...(shardCount !== undefined ? { shards: whole(shardCount) } : {}),
         ...(highestSeconds > 0 ? { highestSentTimestampMs: Math.round(highestSeconds * 1000) } : {}),
         samplesSent: amount(sentBy.get(d.name)),

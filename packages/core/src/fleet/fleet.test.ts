@@ -69,7 +69,7 @@ describe('health', () => {
     destinations: [{ name: 'p.amp', url: AMP, pendingSamples: 0, droppedByReason: {}, credentials: null, clockOffsetMs: null, lastError: null, ...over }],
     targets: [{ job: 'node', instance: 'a:9100', up: true, lastError: null }],
   });
-  const ctx = { now: new Date('2026-11-27T10:00:05Z'), clockOffsetMs: 100, configStatus: 'applied', configError: null, droppedDelta: 0, droppedByReasonDelta: {}, lastDropAt: null, sentByUrl: { [AMP]: 50 } };
+  const ctx = { now: new Date('2026-11-27T10:00:05Z'), clockOffsetMs: 100, configStatus: 'applied', configError: null, droppedDelta: 0, droppedByReasonDelta: {}, lastDropAt: null };
 
   it('is healthy without problems, degraded on recent drops, failing when a destination stalls on an error', () => {
     expect(assessHeartbeat(base(), ctx)).toMatchObject({ health: 'healthy', findings: [] });
@@ -81,7 +81,7 @@ describe('health', () => {
         credentials: { source: 'EC2 instance metadata (IMDSv2)', callerArn: 'arn:aws:sts::123456789012:assumed-role/fleet-agent/i-0abc', expiresAt: null, lastError: null },
         lastError: { at: '2026-11-27T09:59:50.000Z', class: 'access_denied', code: 'AccessDeniedException', status: 403, message: 'User is not authorized to perform: aps:RemoteWrite', action: 'aps:RemoteWrite' },
       }),
-      { ...ctx, sentByUrl: {} },
+      ctx,
     );
     expect(denied.health).toBe('failing');
     expect(denied.findings[0]).toMatchObject({ key: `access_denied|${AMP}`, severity: 'critical', facts: { action: 'aps:RemoteWrite', callerArn: 'arn:aws:sts::123456789012:assumed-role/fleet-agent/i-0abc', region: 'us-east-1' } });
@@ -95,13 +95,18 @@ describe('health', () => {
   // only degraded although it delivered nothing.
   it('is failing when a destination has delivered nothing since its error and drops what it gets', () => {
     const lastError = { at: '2026-11-27T09:59:50.000Z', class: 'access_denied', code: 'AccessDeniedException', status: 403, message: 'not authorized to perform: aps:RemoteWrite' };
-    const dropping = assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 } }), { ...ctx, sentByUrl: {} });
+    const dropping = assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 } }), ctx);
     expect(dropping).toMatchObject({ health: 'failing', findings: [{ kind: 'access_denied', severity: 'critical' }] });
     // Delivered before the error only (the newest sample sent predates it): still failing.
-    expect(assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 }, highestSentTimestampMs: Date.parse('2026-11-27T09:59:00.000Z') }), { ...ctx, sentByUrl: {} }).health).toBe('failing');
+    expect(assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 }, highestSentTimestampMs: Date.parse('2026-11-27T09:59:00.000Z') }), ctx).health).toBe('failing');
     // Delivering again since the error: a warning.
     const recovered = assessHeartbeat(base({ lastError, droppedByReason: { http_4xx: 60 }, highestSentTimestampMs: Date.parse('2026-11-27T10:00:01.000Z') }), ctx);
     expect(recovered).toMatchObject({ health: 'degraded', findings: [{ kind: 'access_denied', severity: 'warning' }] });
+    // Samples waiting between batches after a recovery (the last success is after the error) do
+    // not make it critical again at the next heartbeat.
+    const waiting = assessHeartbeat(base({ lastError: { ...lastError, class: 'clock_skew' }, pendingSamples: 300, lastSuccessAt: '2026-11-27T09:59:58.000Z' }), ctx);
+    expect(waiting).toMatchObject({ health: 'degraded', findings: [{ kind: 'clock_skew', severity: 'warning' }] });
+    expect(assessHeartbeat(base({ lastError: { ...lastError, class: 'clock_skew' }, pendingSamples: 300, lastSuccessAt: '2026-11-27T09:59:40.000Z' }), ctx).health).toBe('failing');
   });
 
   it('keeps the reasons of the last drops while the drops finding lasts', () => {

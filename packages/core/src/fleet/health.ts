@@ -11,6 +11,8 @@ export interface HealthHeartbeat {
     walBytes?: number | undefined;
     /** Timestamp (agent clock, ms) of the newest sample delivered since the agent started; absent until one was. */
     highestSentTimestampMs?: number | undefined;
+    /** When the destination last accepted a batch (agent clock). */
+    lastSuccessAt?: string | null | undefined;
     droppedByReason: Record<string, number>;
     credentials: { source: string | null; callerArn: string | null; expiresAt: string | null; lastError: string | null } | null;
     clockOffsetMs: number | null;
@@ -83,8 +85,6 @@ export interface HealthContext {
   droppedDelta: number;
   droppedByReasonDelta: Record<string, number>;
   lastDropAt: Date | null;
-  /** Samples sent since the previous heartbeat, by destination URL. */
-  sentByUrl: Record<string, number>;
   /** The reasons of the drops finding of the previous heartbeat (kept while no new drops arrive). */
   previousDropReasons?: string | undefined;
 }
@@ -106,12 +106,14 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
   for (const d of hb.destinations) {
     const e = d.lastError;
     if (e && now - Date.parse(e.at) <= HEALTH.errorFreshMs) {
-      // Stalled: nothing delivered since the previous heartbeat while samples wait; or lost:
-      // nothing delivered since the error while samples are dropped (errors that are not
-      // retried, e.g. access denied or a wrong region, drop every batch and leave nothing pending).
-      const sentSinceError = d.highestSentTimestampMs !== undefined && d.highestSentTimestampMs >= Date.parse(e.at);
+      // Stalled: nothing delivered since the error while samples wait or are dropped (errors that
+      // are not retried, e.g. access denied or a wrong region, drop every batch and leave nothing
+      // pending). Judged from when the destination last accepted a batch (or, from agents that do
+      // not report it, the newest sample it accepted), so it does not flap between heartbeats.
+      const lastOk = d.lastSuccessAt ? Date.parse(d.lastSuccessAt) : d.highestSentTimestampMs;
+      const deliveredSinceError = lastOk !== undefined && lastOk >= Date.parse(e.at);
       const dropping = Object.values(d.droppedByReason).some((n) => n > 0);
-      const stalled = ((ctx.sentByUrl[d.url] ?? 0) === 0 && d.pendingSamples > 0) || (!sentSinceError && dropping);
+      const stalled = !deliveredSinceError && (d.pendingSamples > 0 || dropping);
       const severity = stalled ? 'critical' : 'warning';
       const facts: Record<string, string | number> = { message: e.message };
       if (e.code) facts.code = e.code;

@@ -59,8 +59,6 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
     if (!row) return null;
     const current = cumulativeOf(hb);
     const deltas = counterDeltas((row.lastCounters as CumulativeCounters | null) ?? null, current, row.appliedPipelines as ConfigPipelineRef[]);
-    const sentByUrl: Record<string, number> = {};
-    for (const [url, d] of Object.entries(deltas.byDestination)) sentByUrl[url] = d.sent;
     const { health, findings, lastDropAt } = assessHeartbeat(hb, {
       now,
       clockOffsetMs,
@@ -69,7 +67,6 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
       droppedDelta: deltas.dropped,
       droppedByReasonDelta: deltas.droppedByReason,
       lastDropAt: row.lastDropAt,
-      sentByUrl,
       previousDropReasons: String(row.findings.find((f) => f.kind === 'drops')?.facts.reasons ?? '') || undefined,
     });
 
