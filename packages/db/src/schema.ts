@@ -434,8 +434,8 @@ export const agentStats = pgTable(
 
 /**
  * Fleet-wide and per-pipeline-version sums of {@link agentStats}, recomputed from it for recent
- * buckets: 1-minute steps kept 24 hours, 5-minute steps kept 30 days. `scope` is `fleet` or
- * `pipeline:<pipelineId>:<version>`.
+ * buckets: 1-minute steps kept 24 hours, 5-minute steps kept 30 days. `scope` is `fleet`,
+ * `pipeline:<pipelineId>:<version>` or `destination:<url>` (agents = those writing to it).
  */
 export const statsRollups = pgTable(
   'stats_rollups',
@@ -447,6 +447,8 @@ export const statsRollups = pgTable(
     samplesSent: bigint('samples_sent', { mode: 'number' }).notNull().default(0),
     samplesDropped: bigint('samples_dropped', { mode: 'number' }).notNull().default(0),
     samplesRetried: bigint('samples_retried', { mode: 'number' }).notNull().default(0),
+    /** Failed send attempts (destination scopes). */
+    failedSends: bigint('failed_sends', { mode: 'number' }).notNull().default(0),
     droppedByReason: jsonb('dropped_by_reason').$type<Record<string, number>>().notNull().default({}),
     /** Agents that reported in the bucket. */
     agents: integer('agents').notNull().default(0),

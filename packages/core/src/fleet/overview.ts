@@ -161,19 +161,14 @@ export async function fleetOverview(ctx: { db: Db }, input: { windowMinutes: num
           ) last
           order by top.errors desc, top.name`,
     ),
-    // Summed per (destination, agent) first, then per destination: a hash aggregate instead of
-    // sorting every row for count(distinct agent). Still a pass over every row of the window.
+    // From the per-destination rollups; `agents` is the most agents writing to it in one step.
     queryRows<{ url: string; sent: string; dropped: string; failed: string; agents: number }>(
       ctx.db,
-      sql`select per_agent.url, sum(per_agent.sent) as sent, sum(per_agent.dropped) as dropped, sum(per_agent.failed) as failed, count(*)::int as agents
-          from (
-            select d.key as url, s.agent_id, sum((d.value->>'sent')::bigint) as sent, sum((d.value->>'dropped')::bigint) as dropped, sum((d.value->>'failed')::bigint) as failed
-            from agent_stats s, jsonb_each(s.by_destination) d
-            where s.bucket >= ${recent}::timestamptz
-            group by d.key, s.agent_id
-          ) per_agent
-          group by per_agent.url having sum(per_agent.dropped) + sum(per_agent.failed) > 0
-          order by sum(per_agent.dropped) + sum(per_agent.failed) desc limit 10`,
+      sql`select substr(scope, 13) as url, sum(samples_sent) as sent, sum(samples_dropped) as dropped, sum(failed_sends) as failed, max(agents)::int as agents
+          from stats_rollups
+          where scope like 'destination:%' and step_seconds = ${windowMinutes <= 1440 ? 60 : 300} and bucket >= ${since(now, windowMinutes).toISOString()}::timestamptz
+          group by scope having sum(samples_dropped) + sum(failed_sends) > 0
+          order by sum(samples_dropped) + sum(failed_sends) desc, scope limit 10`,
     ),
     queryRows<{ id: string; name: string; finding: AgentFinding }>(
       ctx.db,

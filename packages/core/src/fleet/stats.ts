@@ -1,5 +1,5 @@
 import { agentConnections, agentErrors, agents, agentStats, queryRows, statsRollups, type ConfigPipelineRef, type Db } from '@fleet/db';
-import { and, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { counterDeltas, cumulativeOf, type CounterDeltas, type CumulativeCounters, type HeartbeatCounters } from './counters.js';
 import { assessHeartbeat, type HealthHeartbeat } from './health.js';
 
@@ -189,20 +189,31 @@ export async function refreshRollups(db: Db, now = new Date(), lookbackMs = 10 *
       group by 1, 3
       on conflict (scope, step_seconds, bucket) do update set
         samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, agents = excluded.agents`);
+    // Per destination URL, so "destinations dropping or failing most" reads rollups, not raw rows.
+    await db.execute(sql`
+      insert into ${statsRollups} (scope, step_seconds, bucket, samples_sent, samples_dropped, failed_sends, agents)
+      select 'destination:' || d.key, ${step}, ${bin}, sum((d.value->>'sent')::bigint), sum((d.value->>'dropped')::bigint), sum((d.value->>'failed')::bigint), count(distinct s.agent_id)
+      from ${agentStats} s, jsonb_each(s.by_destination) d
+      where s.bucket >= ${from.toISOString()}::timestamptz
+      group by 1, 3
+      on conflict (scope, step_seconds, bucket) do update set
+        samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, failed_sends = excluded.failed_sends, agents = excluded.agents`);
   }
 }
 
-/** Deletes history past its retention ({@link RETENTION}); returns how many rows went. */
+/** Deletes history past its retention ({@link RETENTION}); returns how many rows went (counted in SQL). */
 export async function applyRetention(db: Db, now = new Date()): Promise<number> {
-  const before = (ms: number) => new Date(now.getTime() - ms);
-  const counts = await Promise.all([
-    db.delete(agentStats).where(lt(agentStats.bucket, before(RETENTION.rawMs))).returning({ a: agentStats.agentId }),
-    db.delete(statsRollups).where(and(eq(statsRollups.stepSeconds, 60), lt(statsRollups.bucket, before(RETENTION.rollup1mMs)))).returning({ s: statsRollups.scope }),
-    db.delete(statsRollups).where(and(eq(statsRollups.stepSeconds, 300), lt(statsRollups.bucket, before(RETENTION.rollup5mMs)))).returning({ s: statsRollups.scope }),
-    db.delete(agentErrors).where(lt(agentErrors.at, before(RETENTION.errorsMs))).returning({ id: agentErrors.id }),
-    db.delete(agentConnections).where(lt(agentConnections.connectedAt, before(RETENTION.connectionsMs))).returning({ id: agentConnections.id }),
-  ]);
-  return counts.reduce((n, rows) => n + rows.length, 0);
+  const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
+  const [r] = await queryRows<{ n: string }>(
+    db,
+    sql`with a as (delete from ${agentStats} where bucket < ${before(RETENTION.rawMs)}::timestamptz returning 1),
+      r1 as (delete from ${statsRollups} where step_seconds = 60 and bucket < ${before(RETENTION.rollup1mMs)}::timestamptz returning 1),
+      r5 as (delete from ${statsRollups} where step_seconds = 300 and bucket < ${before(RETENTION.rollup5mMs)}::timestamptz returning 1),
+      e as (delete from ${agentErrors} where at < ${before(RETENTION.errorsMs)}::timestamptz returning 1),
+      c as (delete from ${agentConnections} where connected_at < ${before(RETENTION.connectionsMs)}::timestamptz returning 1)
+      select (select count(*) from a) + (select count(*) from r1) + (select count(*) from r5) + (select count(*) from e) + (select count(*) from c) as n`,
+  );
+  return Number(r?.n ?? 0);
 }
 
 /** Rows in each history table (for `bench:dashboard` and tests). */

@@ -1,0 +1,1 @@
+ALTER TABLE "stats_rollups" ADD COLUMN "failed_sends" bigint DEFAULT 0 NOT NULL;
