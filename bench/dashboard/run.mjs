@@ -385,7 +385,7 @@ if (BROWSER) {
 
 // --- retention -----------------------------------------------------------------------------------
 if (!REUSE && !args.has('--no-retention') && !args.has('--keep-cluster')) {
-  log('retention: applyRetention at now + 1 day (in a child process with a large heap: it returns every deleted row)…');
+  log('retention: applyRetention at now + 1 day (in a child process, to measure its memory)…');
   const before = await core.historySizes(db);
   const at = new Date(Date.now() + 86_400_000);
   const child = await new Promise((resolve, reject) => {
@@ -427,7 +427,7 @@ if (results.browser) {
 if (results.retention) {
   const r = results.retention;
   console.log('');
-  console.log(`Retention: applyRetention(now + 1 day) deleted ${r.deleted.toLocaleString('en-US')} rows in ${(r.ms / 1000).toFixed(1)} s (its process peaked at ${Math.round(r.maxRssMiB)} MiB RSS: it returns every deleted row)`);
+  console.log(`Retention: applyRetention(now + 1 day) deleted ${r.deleted.toLocaleString('en-US')} rows in ${(r.ms / 1000).toFixed(1)} s (its process peaked at ${Math.round(r.maxRssMiB)} MiB RSS)`);
   for (const k of Object.keys(r.before)) console.log(`  ${k.padEnd(18)} ${r.before[k].toLocaleString('en-US').padStart(12)} → ${r.after[k].toLocaleString('en-US').padStart(12)} rows`);
   console.log('Table sizes after retention and VACUUM (freed space is reused by new rows, not returned to the OS):');
   printSizes(r.sizesAfterVacuum);
