@@ -6,7 +6,7 @@ import type { RunningAgent } from '../support/agent.js';
 import { ec2Env, startFakeAws, type FakeAws } from '../support/aws/index.js';
 import { startExporter, type Exporter } from '../support/exporter.js';
 import { enrollAndRun, stateDirOf } from '../support/fleet.js';
-import { prometheusAvailable, startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
+import { PROMETHEUS_BIN, prometheusAvailable, startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { createAccount, setupAdmin, startFleet, type Fleet, type FleetApi } from './fixtures.js';
 
 /**
@@ -16,7 +16,6 @@ import { createAccount, setupAdmin, startFleet, type Fleet, type FleetApi } from
  * rollout views show what they report.
  */
 test.describe('fleet: publish in the UI → agents apply → samples in Prometheus', () => {
-  test.skip(!prometheusAvailable(), 'needs /usr/bin/prometheus (CI installs it)');
   // The health test reads what the first one published and delivered.
   test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
@@ -31,6 +30,8 @@ test.describe('fleet: publish in the UI → agents apply → samples in Promethe
 
   test.beforeAll(async () => {
     test.setTimeout(120_000);
+    // A real Prometheus receives the samples: without it this scenario fails, never skips.
+    if (!prometheusAvailable()) throw new Error(`${PROMETHEUS_BIN} not found: install Debian's prometheus package (apt-get install prometheus), as .ci/run does`);
     dir = mkdtempSync(path.join(tmpdir(), 'fleet-browser-agents-'));
     prom = await startPrometheus();
     aws = await startFakeAws({ receiver: { upstreamUrl: prom.writeUrl } });
