@@ -82,6 +82,10 @@ export const users = pgTable(
     image: text('image'),
     role: text('role', { enum: USER_ROLES }).notNull().default('viewer'),
     disabledAt: timestamp('disabled_at', { withTimezone: true }),
+    /** Failed sign-ins since the last successful one (any source); reaching the limit locks the account. */
+    failedSignIns: integer('failed_sign_ins').notNull().default(0),
+    /** Sign-in is refused until then (set after repeated failed sign-ins). */
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -213,8 +217,16 @@ export const pipelineVersions = pgTable(
     version: integer('version').notNull(),
     /** Which agents the version applies to: all matchers must hold on the agent's labels. */
     selector: jsonb('selector').$type<LabelMatcher[]>().notNull().default([]),
-    /** The pipeline config document (model of @fleet/pipeline). */
+    /** The pipeline config document (model of @fleet/pipeline), parsed from `source`. */
     config: jsonb('config').$type<unknown>().notNull(),
+    /** The document's YAML exactly as the operator wrote it (comments, key order); null for versions saved before it was kept. */
+    source: text('source'),
+    /**
+     * The AWS accounts the document's `aws_account` references resolved to when the version was
+     * saved: reference as written → `aws_accounts.id`. A rename keeps a version pointing at the
+     * same account; the name is only a label.
+     */
+    accountRefs: jsonb('account_refs').$type<Record<string, string>>().notNull().default({}),
     /** sha256 of the canonical JSON of selector + config. */
     contentHash: text('content_hash').notNull(),
     authorId: text('author_id').references(() => users.id, { onDelete: 'set null' }),
@@ -300,6 +312,8 @@ export const enrollmentTokens = pgTable(
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     platform: text('platform', { enum: TOKEN_PLATFORMS }).notNull().default('any'),
     awsBinding: jsonb('aws_binding').$type<AwsIdentityBinding | null>(),
+    /** Whether agents may add labels of their own at enrollment (token labels always win). */
+    allowAgentLabels: boolean('allow_agent_labels').notNull().default(true),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
@@ -359,6 +373,12 @@ export const agents = pgTable(
     configStatus: text('config_status', { enum: CONFIG_STATUSES }).notNull().default('none'),
     configError: text('config_error'),
     configStatusAt: timestamp('config_status_at', { withTimezone: true }),
+    /**
+     * Why the control plane could not build this agent's config (a published pipeline that
+     * selects it no longer resolves); the agent keeps the last good config meanwhile. Null when built.
+     */
+    configBuildError: text('config_build_error'),
+    configBuildErrorAt: timestamp('config_build_error_at', { withTimezone: true }),
     /** Pipeline versions merged into the desired config (for the rollout view). */
     desiredPipelines: jsonb('desired_pipelines').$type<ConfigPipelineRef[]>().notNull().default([]),
     /** Pipeline versions of the config the agent last reported applied. */
@@ -414,6 +434,8 @@ export const agentStats = pgTable(
     samplesSent: bigint('samples_sent', { mode: 'number' }).notNull().default(0),
     samplesDropped: bigint('samples_dropped', { mode: 'number' }).notNull().default(0),
     samplesRetried: bigint('samples_retried', { mode: 'number' }).notNull().default(0),
+    /** Samples removed on purpose by write relabelling (a keep list): not loss. */
+    samplesFiltered: bigint('samples_filtered', { mode: 'number' }).notNull().default(0),
     droppedByReason: jsonb('dropped_by_reason').$type<Record<string, number>>().notNull().default({}),
     /** Failed send attempts (all destinations). */
     failedSends: bigint('failed_sends', { mode: 'number' }).notNull().default(0),
@@ -447,6 +469,8 @@ export const statsRollups = pgTable(
     samplesSent: bigint('samples_sent', { mode: 'number' }).notNull().default(0),
     samplesDropped: bigint('samples_dropped', { mode: 'number' }).notNull().default(0),
     samplesRetried: bigint('samples_retried', { mode: 'number' }).notNull().default(0),
+    /** Samples removed on purpose by write relabelling (not loss). */
+    samplesFiltered: bigint('samples_filtered', { mode: 'number' }).notNull().default(0),
     /** Failed send attempts (destination scopes). */
     failedSends: bigint('failed_sends', { mode: 'number' }).notNull().default(0),
     droppedByReason: jsonb('dropped_by_reason').$type<Record<string, number>>().notNull().default({}),
