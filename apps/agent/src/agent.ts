@@ -91,8 +91,10 @@ export interface AgentCounters {
   samplesScraped: number;
   /** `fleet_agent_remote_samples_sent_total`. */
   samplesSent: number;
-  /** `fleet_agent_remote_samples_dropped_total`, all reasons. */
+  /** `fleet_agent_remote_samples_dropped_total`, all reasons (lost samples). */
   samplesDropped: number;
+  /** `fleet_agent_remote_samples_filtered_total`: removed on purpose by write relabelling (not lost). */
+  samplesFiltered: number;
   /** `fleet_agent_remote_samples_retried_total`. */
   samplesRetried: number;
   /** `fleet_agent_remote_samples_pending` of the running destinations. */
@@ -565,7 +567,7 @@ export class Agent {
     this.metrics.samplesIn.inc({ remote_name: name }, columns.count);
     const d = this.destinations.get(name);
     if (!d) {
-      // Only after a failed rollback left the destination stopped: counted, so in = sent + dropped + pending.
+      // Only after a failed rollback left the destination stopped: counted, so in = sent + filtered + dropped + pending.
       this.metrics.samplesDropped.inc({ remote_name: name, reason: 'destination_unavailable' }, columns.count);
       return Promise.resolve();
     }
@@ -652,10 +654,11 @@ export class Agent {
    */
   async counters(): Promise<AgentCounters> {
     const m = this.metrics;
-    const [scraped, sent, dropped, retried, pending, wal] = await Promise.all([
+    const [scraped, sent, dropped, filtered, retried, pending, wal] = await Promise.all([
       m.samplesScraped.get(),
       m.samplesSent.get(),
       m.samplesDropped.get(),
+      m.samplesFiltered.get(),
       m.samplesRetried.get(),
       m.samplesPending.get(),
       m.walBytes.get(),
@@ -670,6 +673,7 @@ export class Agent {
       samplesScraped: total(scraped),
       samplesSent: total(sent),
       samplesDropped: total(dropped),
+      samplesFiltered: total(filtered),
       samplesRetried: total(retried),
       pendingSamples: total(pending),
       walBytes: total(wal),

@@ -6,7 +6,7 @@ import type { TargetHealth } from '../scrape/loop.js';
 import { AgentMetrics } from '../telemetry/metrics.js';
 import { buildHeartbeat, fitToBudget, HEARTBEAT_MAX_BYTES, lastErrorDetail, type HeartbeatBody, type HeartbeatSource } from './heartbeat.js';
 
-const COUNTERS: AgentCounters = { samplesScraped: 0, samplesSent: 0, samplesDropped: 0, samplesRetried: 0, pendingSamples: 0, walBytes: 0, droppedByReason: {} };
+const COUNTERS: AgentCounters = { samplesScraped: 0, samplesSent: 0, samplesDropped: 0, samplesFiltered: 0, samplesRetried: 0, pendingSamples: 0, walBytes: 0, droppedByReason: {} };
 
 function source(destinations: DestinationStatus[], targets: TargetHealth[] = [], counters: Partial<AgentCounters> = {}, startedAt = new Date()): HeartbeatSource & { metrics: AgentMetrics } {
   return {
@@ -83,7 +83,8 @@ describe('buildHeartbeat', () => {
     expect(d.walBytes).toBe(0);
     expect(d.clockOffsetMs).toBeNull();
     expect(d.highestSentTimestampMs).toBeUndefined();
-    expect(d.samplesSent).toBe(1e300);
+    // Counters are safe integers (the protocol refuses anything else): a runaway value is capped.
+    expect(d.samplesSent).toBe(Number.MAX_SAFE_INTEGER);
     expect(Object.keys(d.failedSendsByClass!)[0]).toHaveLength(64);
     expect(d.credentials!.expiresAt).toBeNull();
     expect(d.lastError!.status).toBeNull();
@@ -103,6 +104,7 @@ describe('buildHeartbeat', () => {
     m.failedSends.inc({ remote_name: 'a', class: 'server_error' }, 2);
     m.failedSends.inc({ remote_name: 'a', class: 'connect' });
     m.samplesDropped.inc({ remote_name: 'a', reason: 'http_4xx' }, 4);
+    m.samplesFiltered.inc({ remote_name: 'a' }, 5100);
     m.shards.set({ remote_name: 'a' }, 3);
     m.shards.set({ remote_name: 'b' }, 1);
     m.highestSent.set({ remote_name: 'a' }, 1_900_000_000.123);
@@ -115,11 +117,13 @@ describe('buildHeartbeat', () => {
       samplesSent: 120,
       samplesRetried: 30,
       failedSendsByClass: { server_error: 2, connect: 1 },
+      // Samples write relabelling removed on purpose are counted apart: not among the drops.
+      samplesFiltered: 5100,
       droppedByReason: { http_4xx: 4 },
       sigv4: { service: 'aps', region: 'us-east-1', roleArn: null },
     });
     // Nothing sent yet to b: no highest timestamp, zeros, and null sigv4 for an unsigned destination.
-    expect(b).toMatchObject({ shards: 1, samplesSent: 7, samplesRetried: 0, failedSendsByClass: {}, droppedByReason: {}, sigv4: null });
+    expect(b).toMatchObject({ shards: 1, samplesSent: 7, samplesRetried: 0, samplesFiltered: 0, failedSendsByClass: {}, droppedByReason: {}, sigv4: null });
     expect(b).not.toHaveProperty('highestSentTimestampMs');
   });
 });

@@ -47,9 +47,12 @@ function amount(n: number | null | undefined): number {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-/** A whole number ≥ 0. */
+/**
+ * A count: a whole number ≥ 0 within `Number.MAX_SAFE_INTEGER` (the protocol's counters are
+ * non-negative safe integers; anything else counts as 0, anything beyond as the maximum).
+ */
 function whole(n: number | null | undefined): number {
-  return Math.round(amount(n));
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.round(amount(n)));
 }
 
 function iso(d: Date | null | undefined): string | null {
@@ -78,7 +81,7 @@ function perDestinationBy(snapshot: MetricSnapshot, label: string): Map<string, 
     const name = String(v.labels.remote_name ?? '');
     const key = clip(String(v.labels[label] ?? 'unknown'), MAX.key);
     const record = out.get(name) ?? {};
-    record[key] = amount((record[key] ?? 0) + v.value);
+    record[key] = whole((record[key] ?? 0) + v.value);
     out.set(name, record);
   }
   return out;
@@ -236,29 +239,32 @@ function lastErrorOf(d: DestinationStatus, env: NodeJS.ProcessEnv): DestinationH
  * - per destination (at most 100): WAL and pending samples; `shards` and
  *   `highestSentTimestampMs` (omitted until something was sent) from the
  *   `fleet_agent_remote_shards` and `fleet_agent_remote_highest_sent_timestamp_seconds` gauges;
- *   `samplesSent`, `samplesRetried`, `droppedByReason` and `failedSendsByClass` from the counters
- *   labelled with its `remote_name`; its `sigv4` signing facts (null when unsigned); credentials
+ *   `samplesSent`, `samplesRetried`, `samplesFiltered` (removed on purpose by write relabelling,
+ *   not lost), `droppedByReason` (lost) and `failedSendsByClass` from the counters labelled with
+ *   its `remote_name`; its `sigv4` signing facts (null when unsigned); credentials
  *   (source, caller ARN, expiry); the measured clock offset; and the last error with a one-line
  *   `detail` ({@link lastErrorDetail}).
  * - per target (at most 5000): health of its last scrape.
  *
- * Every string is cut to the protocol's maximum length and every count is a finite number ≥ 0,
+ * Every string is cut to the protocol's maximum length and every count is a safe integer ≥ 0,
  * so the result always passes `agentMessageSchema`. `env` is where the credential providers
  * tried are read from (default `process.env`).
  */
 export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.ProcessEnv = process.env): Promise<HeartbeatBody> {
   const m = agent.metrics;
-  const [totals, sent, retried, dropped, failed, shards, highest] = await Promise.all([
+  const [totals, sent, retried, dropped, filtered, failed, shards, highest] = await Promise.all([
     agent.counters(),
     m.samplesSent.get(),
     m.samplesRetried.get(),
     m.samplesDropped.get(),
+    m.samplesFiltered.get(),
     m.failedSends.get(),
     m.shards.get(),
     m.highestSent.get(),
   ]);
   const sentBy = perDestination(sent);
   const retriedBy = perDestination(retried);
+  const filteredBy = perDestination(filtered);
   const shardsBy = perDestination(shards);
   const highestBy = perDestination(highest);
   const droppedBy = perDestinationBy(dropped, 'reason');
@@ -279,8 +285,9 @@ export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.Process
         lastSuccessAt: iso(d.lastSuccessAt),
         ...(shardCount !== undefined ? { shards: whole(shardCount) } : {}),
         ...(highestSeconds > 0 ? { highestSentTimestampMs: Math.round(highestSeconds * 1000) } : {}),
-        samplesSent: amount(sentBy.get(d.name)),
-        samplesRetried: amount(retriedBy.get(d.name)),
+        samplesSent: whole(sentBy.get(d.name)),
+        samplesRetried: whole(retriedBy.get(d.name)),
+        samplesFiltered: whole(filteredBy.get(d.name)),
         failedSendsByClass: failedBy.get(d.name) ?? {},
         sigv4: d.sigv4 ? { service: clip(d.sigv4.service, MAX.service), region: clip(d.sigv4.region, MAX.region), roleArn: d.sigv4.roleArn ? clip(d.sigv4.roleArn, MAX.arn) : null } : null,
         droppedByReason: droppedBy.get(d.name) ?? {},
@@ -315,12 +322,13 @@ export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.Process
   return fitToBudget({
     startedAt: iso(agent.startedAt) ?? new Date().toISOString(),
     counters: {
-      samplesScraped: amount(totals.samplesScraped),
-      samplesSent: amount(totals.samplesSent),
-      samplesDropped: amount(totals.samplesDropped),
-      samplesRetried: amount(totals.samplesRetried),
-      pendingSamples: amount(totals.pendingSamples),
-      walBytes: amount(totals.walBytes),
+      samplesScraped: whole(totals.samplesScraped),
+      samplesSent: whole(totals.samplesSent),
+      samplesDropped: whole(totals.samplesDropped),
+      samplesFiltered: whole(totals.samplesFiltered),
+      samplesRetried: whole(totals.samplesRetried),
+      pendingSamples: whole(totals.pendingSamples),
+      walBytes: whole(totals.walBytes),
     },
     destinations,
     targets,

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Label, RemoteWriteConfig } from '@fleet/pipeline';
-import { DEFAULT_QUEUE_CONFIG } from '@fleet/pipeline';
+import { DEFAULT_QUEUE_CONFIG, DEFAULT_RELABEL_CONFIG } from '@fleet/pipeline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SendOutcome, WriteClient } from '../remote-write/client.js';
 import { AgentMetrics } from '../telemetry/metrics.js';
@@ -64,11 +64,11 @@ describe('remote-write queue', () => {
   });
   afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-  async function run(script: SendOutcome[], samples: number, queueConfig: Partial<RemoteWriteConfig['queueConfig']> = {}) {
+  async function run(script: SendOutcome[], samples: number, queueConfig: Partial<RemoteWriteConfig['queueConfig']> = {}, writeRelabelConfigs: RemoteWriteConfig['writeRelabelConfigs'] = []) {
     const wal = await WriteAheadLog.open({ dir });
     const client = new ScriptedClient(script);
     const metrics = new AgentMetrics();
-    const queue = new RemoteWriteQueue(config(queueConfig), { wal, client, metrics, externalLabels: { cluster: 'c1' }, log: () => undefined, random: () => 0.5 });
+    const queue = new RemoteWriteQueue({ ...config(queueConfig), writeRelabelConfigs }, { wal, client, metrics, externalLabels: { cluster: 'c1' }, log: () => undefined, random: () => 0.5 });
     const cols = allocColumns(samples);
     for (let i = 0; i < samples; i++) {
       cols.refs[i] = 1;
@@ -78,7 +78,10 @@ describe('remote-write queue', () => {
     cols.count = samples;
     queue.start();
     await wal.append(cols, () => labels);
-    const settled = async () => (await counter(metrics, 'fleet_agent_remote_samples_sent_total')) + (await counter(metrics, 'fleet_agent_remote_samples_dropped_total'));
+    const settled = async () =>
+      (await counter(metrics, 'fleet_agent_remote_samples_sent_total')) +
+      (await counter(metrics, 'fleet_agent_remote_samples_dropped_total')) +
+      (await counter(metrics, 'fleet_agent_remote_samples_filtered_total'));
     for (let i = 0; i < 400 && (await settled()) < samples; i++) await new Promise((r) => setTimeout(r, 5));
     await queue.stop(100);
     return { client, metrics, wal };
@@ -98,6 +101,17 @@ describe('remote-write queue', () => {
     expect(client.attempts).toEqual([3, 2]);
     expect(await counter(metrics, 'fleet_agent_remote_samples_dropped_total', { reason: 'http_4xx' })).toBe(3);
     expect(await counter(metrics, 'fleet_agent_remote_samples_sent_total')).toBe(2);
+  });
+
+  // Regression: a keep-list in write_relabel_configs showed as "dropped (100 %)" in red — samples
+  // removed on purpose were counted with lost ones (reason write_relabel).
+  it('counts samples write relabelling removes on purpose as filtered, not dropped', async () => {
+    const keepOther = [{ ...DEFAULT_RELABEL_CONFIG, source_labels: ['__name__'], regex: 'other_metric', action: 'keep' as const }];
+    const { client, metrics, wal } = await run([], 12, {}, keepOther);
+    expect(await counter(metrics, 'fleet_agent_remote_samples_filtered_total', { remote_name: 'test' })).toBe(12);
+    expect(await counter(metrics, 'fleet_agent_remote_samples_dropped_total')).toBe(0);
+    expect(client.attempts).toEqual([]);
+    expect(wal.pendingSamples).toBe(0);
   });
 
   it('splits by max_samples_per_send and acknowledges everything to the WAL', async () => {

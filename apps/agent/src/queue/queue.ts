@@ -32,8 +32,8 @@ const READ_BATCH = 10_000;
  * The send side of one destination: reads its WAL in order, applies external labels and
  * `write_relabel_configs` once per series, spreads samples over shards by series (so each
  * series stays in order), batches by `max_samples_per_send` / `batch_send_deadline`, and sends
- * with retries. Every sample ends as sent or dropped-with-a-reason; only then is it
- * acknowledged to the WAL.
+ * with retries. Every sample ends as sent, filtered (removed on purpose by write relabelling) or
+ * dropped-with-a-reason; only then is it acknowledged to the WAL.
  */
 export class RemoteWriteQueue {
   /** Encoded labels per series id (dense ids: an array beats a Map); null = dropped by write relabelling. */
@@ -100,7 +100,8 @@ export class RemoteWriteQueue {
           const value = stale ? NaN : view.getFloat64(at + 12, true);
           const labels = this.seriesBytes[ref];
           if (!labels) {
-            this.drop(labels === null ? 'write_relabel' : 'invalid_labels', [r.pending]);
+            if (labels === null) this.filter([r.pending]);
+            else this.drop('invalid_labels', [r.pending]);
             continue;
           }
           const shard = this.shards[ref % this.shards.length]!;
@@ -128,6 +129,15 @@ export class RemoteWriteQueue {
   /** Counts samples as dropped and acknowledges them. */
   drop(reason: DropReason, records: readonly PendingRecord[]): void {
     this.deps.metrics.samplesDropped.inc({ remote_name: this.name, reason }, records.length);
+    this.ack(records);
+  }
+
+  /**
+   * Counts samples that `write_relabel_configs` removed on purpose (not sent, not lost: apart from
+   * the drops) and acknowledges them.
+   */
+  filter(records: readonly PendingRecord[]): void {
+    this.deps.metrics.samplesFiltered.inc({ remote_name: this.name }, records.length);
     this.ack(records);
   }
 

@@ -10,7 +10,13 @@ export class AgentMetrics {
   readonly samplesIn = new Counter({ name: 'fleet_agent_remote_samples_in_total', help: 'Samples appended to the WAL of a destination.', labelNames: ['remote_name'], registers: [this.registry] });
   readonly samplesSent = new Counter({ name: 'fleet_agent_remote_samples_sent_total', help: 'Samples the destination accepted.', labelNames: ['remote_name'], registers: [this.registry] });
   readonly samplesRetried = new Counter({ name: 'fleet_agent_remote_samples_retried_total', help: 'Samples in batches that failed with a retryable error and were sent again.', labelNames: ['remote_name'], registers: [this.registry] });
-  readonly samplesDropped = new Counter({ name: 'fleet_agent_remote_samples_dropped_total', help: 'Samples given up on, by reason (http_4xx, http_429, wal_full, too_old, write_relabel, invalid_labels, destination_removed, destination_unavailable).', labelNames: ['remote_name', 'reason'], registers: [this.registry] });
+  readonly samplesDropped = new Counter({ name: 'fleet_agent_remote_samples_dropped_total', help: 'Samples lost: given up on, by reason (http_4xx, http_429, wal_full, too_old, invalid_labels, destination_removed, destination_unavailable). Samples removed on purpose by write_relabel_configs are not lost: see fleet_agent_remote_samples_filtered_total.', labelNames: ['remote_name', 'reason'], registers: [this.registry] });
+  /**
+   * Samples `write_relabel_configs` removed on purpose (a `drop` rule, or a keep-list that does not
+   * name them): neither sent nor lost, counted apart from {@link samplesDropped} as Prometheus
+   * does not call relabel drops failures.
+   */
+  readonly samplesFiltered = new Counter({ name: 'fleet_agent_remote_samples_filtered_total', help: 'Samples removed on purpose by write_relabel_configs (not sent and not lost).', labelNames: ['remote_name'], registers: [this.registry] });
   readonly samplesPending = new Gauge({ name: 'fleet_agent_remote_samples_pending', help: 'Samples in the WAL not yet delivered or dropped.', labelNames: ['remote_name'], registers: [this.registry], collect: () => this.refresh() });
   readonly shards = new Gauge({ name: 'fleet_agent_remote_shards', help: 'Shards sending to the destination.', labelNames: ['remote_name'], registers: [this.registry] });
   readonly sendDuration = new Histogram({ name: 'fleet_agent_remote_sent_batch_duration_seconds', help: 'Duration of one send attempt.', labelNames: ['remote_name'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
