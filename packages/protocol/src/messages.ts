@@ -41,6 +41,8 @@ const destinationHealth = z
     /** Cumulative since the agent process started (see heartbeat `startedAt`). */
     samplesSent: z.number().min(0).optional(),
     samplesRetried: z.number().min(0).optional(),
+    /** Samples write_relabel_configs removed on purpose (not sent, not lost), cumulative; absent from older agents. */
+    samplesFiltered: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** Failed send attempts by error class, cumulative. */
     failedSendsByClass: z.record(z.string().max(64), z.number().min(0)).optional(),
     /** The signing facts diagnosis needs (service, region, role), when the destination signs. */
@@ -107,6 +109,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
           samplesScraped: z.number().min(0),
           samplesSent: z.number().min(0),
           samplesDropped: z.number().min(0),
+          /** Samples write_relabel_configs removed on purpose, all destinations (not lost); absent from older agents. */
+          samplesFiltered: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
           samplesRetried: z.number().min(0),
           pendingSamples: z.number().min(0),
           walBytes: z.number().min(0),
