@@ -8,21 +8,22 @@ import {
   authenticateAgent,
   closeConnection,
   openConnection,
+  buildAgentConfig,
   currentAgentLabels,
-  effectiveConfig,
   HEARTBEAT_INTERVAL_MS,
   loadPublishedPipelines,
   markSilentAgentsOffline,
   parseAgentChange,
   recordAgentConnected,
   recordAgentDisconnected,
+  recordConfigBuildFailure,
   recordConfigStatus,
   recordDesiredConfig,
   recordHeartbeat,
   releaseReplicaAgents,
   type AgentChange,
-  type EffectiveConfig,
-  type PublishedPipeline,
+  type AgentConfigBuild,
+  type PublishedSet,
 } from '@fleet/core';
 import type { DatabaseHandle } from '@fleet/db';
 import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ServerMessage } from '@fleet/protocol';
@@ -101,7 +102,7 @@ export class AgentChannel {
   private readonly limiter: RateLimiter;
   private readonly heartbeatMs: number;
   private readonly silentMs: number;
-  private published: Promise<PublishedPipeline[]> | null = null;
+  private published: Promise<PublishedSet> | null = null;
   private refreshing: Promise<void> = Promise.resolve();
   private unlisten: (() => Promise<void>) | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -293,11 +294,11 @@ export class AgentChannel {
     }
   }
 
-  private publishedPipelines(): Promise<PublishedPipeline[]> {
+  private publishedPipelines(): Promise<PublishedSet> {
     this.published ??= loadPublishedPipelines(this.options.database.db).then(
-      ({ pipelines, broken }) => {
-        for (const b of broken) this.options.log('warn', 'published pipeline left out of agent configs', { pipeline: b.name, version: b.version, problem: b.problem });
-        return pipelines;
+      (set) => {
+        for (const b of set.broken) this.options.log('warn', 'published pipeline cannot be built; agents it selects keep their last good config', { pipeline: b.name, version: b.version, problem: b.problem });
+        return set;
       },
       (err: unknown) => {
         this.published = null;
@@ -307,12 +308,21 @@ export class AgentChannel {
     return this.published;
   }
 
-  private async effectiveFor(session: Session): Promise<EffectiveConfig> {
-    return effectiveConfig(await this.publishedPipelines(), session.labels);
+  private async effectiveFor(session: Session): Promise<AgentConfigBuild> {
+    return buildAgentConfig(await this.publishedPipelines(), session.labels);
   }
 
-  /** Records the desired config and sends it unless the agent already runs it. */
-  private async pushConfig(session: Session, desired: EffectiveConfig): Promise<void> {
+  /**
+   * Records the desired config and sends it unless the agent already runs it. When the config
+   * cannot be built, nothing is sent: the agent keeps its last good config (and its WALs) and
+   * the reason is recorded for the operator.
+   */
+  private async pushConfig(session: Session, build: AgentConfigBuild): Promise<void> {
+    if (!build.ok) {
+      await recordConfigBuildFailure(this.options.database.db, session.agentId, build.message);
+      return;
+    }
+    const desired = build.effective;
     const status = await recordDesiredConfig(this.options.database.db, session.agentId, desired);
     if (session.configHash === desired.configHash) return;
     session.configHash = desired.configHash;

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { awsRegionSchema, isKnownRegion, partitionOfRegion } from '@fleet/aws';
-import { awsAccounts, pgErrorCode, type Db } from '@fleet/db';
-import { asc, eq, ilike, or } from 'drizzle-orm';
+import { awsAccounts, pgErrorCode, pipelines, pipelineVersions, type Db } from '@fleet/db';
+import { and, asc, eq, ilike, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { announceAgentChange } from '../agents/notify.js';
 import { recordAudit } from '../audit/audit.js';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { resolveDocument } from '../pipelines/document.js';
 
 const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
 
@@ -81,6 +82,40 @@ export async function createAwsAccount(ctx: ServiceContext, input: AwsAccountInp
   });
 }
 
+/** A published pipeline version that uses an account, and what a change would do to it. */
+interface AccountUse {
+  pipeline: string;
+  version: number;
+  /** Why the version would stop resolving, when it would. */
+  problem?: string;
+}
+
+/**
+ * Published versions (of live pipelines) bound to account `id`, each re-resolved against the
+ * accounts as they are inside the transaction `tx` (after the change being checked).
+ */
+async function publishedUsesOf(tx: Db, id: string): Promise<AccountUse[]> {
+  const rows = await tx
+    .select({ pipeline: pipelines.name, version: pipelineVersions.version, config: pipelineVersions.config, accountRefs: pipelineVersions.accountRefs })
+    .from(pipelineVersions)
+    .innerJoin(pipelines, eq(pipelines.id, pipelineVersions.pipelineId))
+    .where(and(eq(pipelineVersions.published, true), isNull(pipelines.archivedAt)));
+  const accounts = await tx.select().from(awsAccounts);
+  return rows
+    .filter((r) => Object.values(r.accountRefs).includes(id))
+    .map((r) => {
+      const check = resolveDocument(r.config, accounts, r.accountRefs);
+      return check.ok ? { pipeline: r.pipeline, version: r.version } : { pipeline: r.pipeline, version: r.version, problem: check.issues.map((i) => `${i.path}: ${i.message}`).join('; ') };
+    });
+}
+
+const listUses = (uses: readonly AccountUse[]) => uses.map((u) => `${u.pipeline} v${u.version}${u.problem ? ` (${u.problem})` : ''}`).join(', ');
+
+/**
+ * Changes an account. Published pipeline versions reference accounts by id, so a rename keeps
+ * them valid; a change after which a published version would no longer validate (e.g. a default
+ * region its endpoint cannot be signed for) is refused, naming the versions.
+ */
 export async function updateAwsAccount(ctx: ServiceContext, id: string, input: AwsAccountInput): Promise<AwsAccount> {
   const data = awsAccountInputSchema.parse(input);
   return ctx.db.transaction(async (tx) => {
@@ -91,6 +126,10 @@ export async function updateAwsAccount(ctx: ServiceContext, id: string, input: A
       .where(eq(awsAccounts.id, id))
       .returning()
       .catch((err: unknown) => uniqueViolation(err, data));
+    const broken = (await publishedUsesOf(tx, id)).filter((u) => u.problem);
+    if (broken.length) {
+      throw new AppError('CONFLICT', `this change would break published pipeline versions that use account ${before.name}: ${listUses(broken)}. Publish versions that fit the new settings first.`);
+    }
     await recordAudit({ ...ctx, db: tx }, { action: 'aws_account.update', targetType: 'aws_account', targetId: row!.accountId, before: publicView(before), after: publicView(row!) });
     await announceAgentChange(tx, { kind: 'config' });
     return row!;
@@ -108,9 +147,17 @@ export async function rotateExternalId(ctx: ServiceContext, id: string): Promise
   });
 }
 
+/**
+ * Deletes an account. Refused while a published version of a live pipeline uses it: agents
+ * would lose that destination (and its unsent samples). Drafts may still name it.
+ */
 export async function deleteAwsAccount(ctx: ServiceContext, id: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const before = await getAwsAccount({ db: tx }, id);
+    const uses = await publishedUsesOf(tx, id);
+    if (uses.length) {
+      throw new AppError('CONFLICT', `account ${before.name} is used by published pipeline versions: ${listUses(uses)}. Publish versions that do not use it (or archive those pipelines) before deleting it.`, { field: 'id' });
+    }
     await tx.delete(awsAccounts).where(eq(awsAccounts.id, id));
     await recordAudit({ ...ctx, db: tx }, { action: 'aws_account.delete', targetType: 'aws_account', targetId: before.accountId, before: publicView(before) });
     await announceAgentChange(tx, { kind: 'config' });

@@ -201,7 +201,8 @@ describeEachDatabase('agent channel state', (backend) => {
       await expect(setAgentLabels(ctx, a.agentId, { 'bad-name': 'x' })).rejects.toThrow(/labels\.bad-name: not a valid label name/);
       const { pipeline } = await createPipeline(ctx, { name: 'p', selector: [], document: { scrape_configs: [] }, note: 'n' });
       await saveDraft(ctx, pipeline.id, { selector: [], document: { scrape_configs: [{ job_name: 'x', static_configs: [{ targets: ['localhost:1'] }] }] }, note: 'n2' });
-      await publishVersion(ctx, pipeline.id, 2, 'go');
+      // The unpublished v1 draft was replaced by the save: the document is still v1.
+      await publishVersion(ctx, pipeline.id, 1, 'go');
       await removeAgent(ctx, a.agentId);
       const expected = [{ kind: 'agent', id: a.agentId }, { kind: 'config' }, { kind: 'agent', id: a.agentId, removed: true }];
       for (let i = 0; i < 200 && got.length < expected.length; i++) await handle.ping();

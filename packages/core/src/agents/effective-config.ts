@@ -28,17 +28,26 @@ export interface BrokenPipeline {
   id: string;
   name: string;
   version: number;
+  /** Still evaluable: which agents the broken version was meant for. */
+  selector: Selector;
   problem: string;
+}
+
+/** Every published version of every live pipeline: those that resolve, and those that no longer do. */
+export interface PublishedSet {
+  pipelines: PublishedPipeline[];
+  broken: BrokenPipeline[];
 }
 
 /**
  * Loads every published version of every live pipeline and resolves its AWS account references
- * against the accounts as they are now. Versions that no longer resolve are returned apart and
- * left out of agents' configs (an operator must fix them; agents keep the rest).
+ * (by the account ids bound when the version was saved) against the accounts as they are now.
+ * Versions that no longer resolve are returned apart: an agent they select cannot get a new
+ * config until an operator fixes them ({@link buildAgentConfig}).
  */
-export async function loadPublishedPipelines(db: Db): Promise<{ pipelines: PublishedPipeline[]; broken: BrokenPipeline[] }> {
+export async function loadPublishedPipelines(db: Db): Promise<PublishedSet> {
   const rows = await db
-    .select({ id: pipelines.id, name: pipelines.name, version: pipelineVersions.version, selector: pipelineVersions.selector, config: pipelineVersions.config })
+    .select({ id: pipelines.id, name: pipelines.name, version: pipelineVersions.version, selector: pipelineVersions.selector, config: pipelineVersions.config, accountRefs: pipelineVersions.accountRefs })
     .from(pipelineVersions)
     .innerJoin(pipelines, eq(pipelines.id, pipelineVersions.pipelineId))
     .where(and(eq(pipelineVersions.published, true), isNull(pipelines.archivedAt)))
@@ -47,9 +56,9 @@ export async function loadPublishedPipelines(db: Db): Promise<{ pipelines: Publi
   const out: PublishedPipeline[] = [];
   const broken: BrokenPipeline[] = [];
   for (const r of rows) {
-    const check = resolveDocument(r.config, accounts);
+    const check = resolveDocument(r.config, accounts, r.accountRefs);
     if (check.ok) out.push({ id: r.id, name: r.name, version: r.version, selector: r.selector as Selector, document: check.resolved });
-    else broken.push({ id: r.id, name: r.name, version: r.version, problem: check.issues.map((i) => `${i.path}: ${i.message}`).join('; ') });
+    else broken.push({ id: r.id, name: r.name, version: r.version, selector: r.selector as Selector, problem: check.issues.map((i) => `${i.path}: ${i.message}`).join('; ') });
   }
   return { pipelines: out, broken };
 }
@@ -102,4 +111,22 @@ export function effectiveConfig(published: readonly PublishedPipeline[], labels:
     configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
     pipelines: selected.map((p) => ({ id: p.id, name: p.name, version: p.version })),
   };
+}
+
+/** An agent's config, or why the control plane cannot build one for it now. */
+export type AgentConfigBuild = { ok: true; effective: EffectiveConfig } | { ok: false; broken: BrokenPipeline[]; message: string };
+
+/**
+ * The config an agent with `labels` must run — unless a published pipeline that selects it no
+ * longer resolves (its account was deleted, …). Then no config is built at all: leaving that
+ * pipeline out would make the agent drop its destinations and their WALs because of a control
+ * plane problem. The agent keeps running its last good config and the operator gets the message.
+ */
+export function buildAgentConfig(published: PublishedSet, labels: Record<string, string>): AgentConfigBuild {
+  const broken = published.broken.filter((b) => selectorMatches(b.selector, labels));
+  if (broken.length) {
+    const message = `cannot build this agent's config: ${broken.map((b) => `pipeline ${b.name} v${b.version}: ${b.problem}`).join('; ')} — the agent keeps running its last good config until the pipeline is fixed or rolled back`;
+    return { ok: false, broken, message };
+  }
+  return { ok: true, effective: effectiveConfig(published.pipelines, labels) };
 }

@@ -86,10 +86,23 @@ export async function recordDesiredConfig(db: Db, agentId: string, desired: Effe
       appliedPipelines: sql`case when ${agents.appliedConfigHash} = ${desired.configHash} then ${JSON.stringify(desired.pipelines)}::jsonb else ${agents.appliedPipelines} end`,
       configError: sql`case when ${agents.appliedConfigHash} = ${desired.configHash} then null else ${agents.configError} end`,
       configStatusAt: sql`case when ${agents.desiredConfigHash} is distinct from ${desired.configHash} then now() else ${agents.configStatusAt} end`,
+      configBuildError: null,
+      configBuildErrorAt: null,
     })
     .where(eq(agents.id, agentId))
     .returning({ status: agents.configStatus });
   return row?.status === 'applied' ? 'applied' : 'pending';
+}
+
+/**
+ * Records that the control plane could not build the agent's config (`message` names the
+ * pipelines and why). The desired config stays the last one built, so the agent keeps running it.
+ */
+export async function recordConfigBuildFailure(db: Db, agentId: string, message: string): Promise<void> {
+  await db
+    .update(agents)
+    .set({ configBuildError: message, configBuildErrorAt: sql`case when ${agents.configBuildError} is not distinct from ${message} then ${agents.configBuildErrorAt} else now() end` })
+    .where(eq(agents.id, agentId));
 }
 
 /**

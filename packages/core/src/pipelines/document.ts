@@ -50,14 +50,42 @@ export function formatSelector(selector: Selector): string {
 /** Result of validating a pipeline document. */
 export type DocumentValidation = { ok: true; config: AgentConfig; resolved: Record<string, unknown> } | { ok: false; issues: ConfigIssue[] };
 
+/** The `aws_account` references of a document's remote_write entries, as written. */
+export function accountReferences(document: unknown): string[] {
+  const remote = (document as { remote_write?: unknown } | null)?.remote_write;
+  if (!Array.isArray(remote)) return [];
+  const refs = new Set<string>();
+  for (const rw of remote) {
+    if (typeof rw === 'object' && rw !== null && 'aws_account' in rw) refs.add(String((rw as Record<string, unknown>).aws_account));
+  }
+  return [...refs];
+}
+
+/**
+ * Binds each `aws_account` reference of a document (a name or a 12-digit account id) to the
+ * registered account it names now: reference → `aws_accounts.id`. Stored with the version, so
+ * renaming an account later keeps the version pointing at the same account. Unknown references
+ * are left out (validation reports them).
+ */
+export function bindAccountReferences(document: unknown, accounts: readonly AwsAccount[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const ref of accountReferences(document)) {
+    const account = accounts.find((a) => a.name === ref) ?? accounts.find((a) => a.accountId === ref);
+    if (account) out[ref] = account.id;
+  }
+  return out;
+}
+
 /**
  * A pipeline's config document is a Prometheus configuration (`global`, `scrape_configs`,
  * `remote_write` — the format the agent runs) where a remote_write may name a registered AWS
  * account with `aws_account: <name or account id>`: its region (unless the URL or `sigv4.region`
  * says otherwise), role ARN and ExternalId are filled into `sigv4`. This resolves those
- * references and validates the result with the agent's own parser.
+ * references and validates the result with the agent's own parser. With `bound` (the bindings
+ * stored with a saved version, see {@link bindAccountReferences}) a reference resolves to the
+ * account it was bound to, whatever that account is called now.
  */
-export function resolveDocument(document: unknown, accounts: readonly AwsAccount[]): DocumentValidation {
+export function resolveDocument(document: unknown, accounts: readonly AwsAccount[], bound?: Readonly<Record<string, string>>): DocumentValidation {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     return { ok: false, issues: [{ path: '', message: 'expected a mapping with scrape_configs and remote_write' }] };
   }
@@ -68,11 +96,15 @@ export function resolveDocument(document: unknown, accounts: readonly AwsAccount
     remote.forEach((rw: unknown, i) => {
       if (typeof rw !== 'object' || rw === null || !('aws_account' in rw)) return;
       const entry = rw as Record<string, unknown>;
-      const ref = entry.aws_account;
+      const ref = String(entry.aws_account);
       delete entry.aws_account;
-      const account = accounts.find((a) => a.name === ref || a.accountId === ref);
+      const boundId = bound?.[ref];
+      const account = boundId !== undefined ? accounts.find((a) => a.id === boundId) : (accounts.find((a) => a.name === ref) ?? accounts.find((a) => a.accountId === ref));
       if (!account) {
-        issues.push({ path: `remote_write[${i}].aws_account`, message: `no registered AWS account ${JSON.stringify(ref)}` });
+        issues.push({
+          path: `remote_write[${i}].aws_account`,
+          message: boundId !== undefined ? `the AWS account this version was saved with (${JSON.stringify(ref)}) was deleted` : `no registered AWS account ${JSON.stringify(ref)}`,
+        });
         return;
       }
       const sigv4 = typeof entry.sigv4 === 'object' && entry.sigv4 !== null ? { ...(entry.sigv4 as Record<string, unknown>) } : {};
