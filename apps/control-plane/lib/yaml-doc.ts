@@ -1,6 +1,6 @@
 /**
- * YAML ↔ JSON for the pipeline editor. Operators write YAML; the API stores the document as JSON.
- * Comments and key order of the YAML are not kept (the stored document is what counts).
+ * YAML ↔ JSON for the pipeline editor. Operators write YAML; the API keeps their text as written
+ * and stores the parsed document beside it. `toYaml` renders versions saved before the text was kept.
  */
 import { isCollection, LineCounter, parseDocument, stringify, type Node } from 'yaml';
 

@@ -5,7 +5,9 @@ import {
   draftSchema,
   getPipeline,
   listPipelines,
+  MAX_SOURCE_BYTES,
   newPipelineSchema,
+  parsePipelineSource,
   previewSelector,
   pipelineRollout,
   publishVersion,
@@ -27,9 +29,10 @@ export const pipelinesRouter = router({
     .input(z.object({ id: pipelineId }))
     .query(({ ctx, input }) => getPipeline({ db: ctx.database.db }, input.id)),
   validate: roleProcedure('viewer')
-    .input(z.object({ document: z.unknown() }))
+    .input(z.object({ document: z.unknown().optional(), source: z.string().max(MAX_SOURCE_BYTES).optional() }))
     .query(async ({ ctx, input }) => {
-      const r = await validatePipelineDocument({ db: ctx.database.db }, input.document);
+      const document = input.source !== undefined ? parsePipelineSource(input.source) : input.document;
+      const r = await validatePipelineDocument({ db: ctx.database.db }, document);
       return r.ok ? { ok: true as const, issues: [] } : { ok: false as const, issues: r.issues };
     }),
   rollout: roleProcedure('viewer')

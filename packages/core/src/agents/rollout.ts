@@ -1,6 +1,7 @@
-import { agents, pipelineVersions, queryRows, type Db } from '@fleet/db';
-import { and, asc, eq, isNull, or, sql, type SQLWrapper } from 'drizzle-orm';
+import { agents, awsAccounts, pipelineVersions, queryRows, type Db } from '@fleet/db';
+import { and, asc, eq, isNotNull, isNull, or, sql, type SQLWrapper } from 'drizzle-orm';
 import { AppError } from '../errors.js';
+import { resolveDocument } from '../pipelines/document.js';
 
 /** Where one agent is in the rollout of a pipeline. */
 export type RolloutState = 'applied' | 'pending' | 'failed' | 'offline';
@@ -12,9 +13,25 @@ export type RolloutState = 'applied' | 'pending' | 'failed' | 'offline';
  */
 export async function pipelineRollout(ctx: { db: Db }, pipelineId: string, limit = 200) {
   const [published] = await ctx.db
-    .select({ version: pipelineVersions.version, publishedAt: pipelineVersions.publishedAt })
+    .select({ version: pipelineVersions.version, publishedAt: pipelineVersions.publishedAt, config: pipelineVersions.config, accountRefs: pipelineVersions.accountRefs })
     .from(pipelineVersions)
     .where(and(eq(pipelineVersions.pipelineId, pipelineId), eq(pipelineVersions.published, true)));
+  // A published version that no longer resolves (its account was deleted…) is not sent to any
+  // agent: they keep their last good config. Say so, instead of counting them as pending.
+  let buildProblem: string | null = null;
+  let blocked: Array<{ id: string; name: string; configBuildError: string | null }> = [];
+  if (published) {
+    const check = resolveDocument(published.config, await ctx.db.select().from(awsAccounts), published.accountRefs);
+    if (!check.ok) {
+      buildProblem = check.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      blocked = await ctx.db
+        .select({ id: agents.id, name: agents.name, configBuildError: agents.configBuildError })
+        .from(agents)
+        .where(and(isNull(agents.revokedAt), isNotNull(agents.configBuildError)))
+        .orderBy(asc(agents.name))
+        .limit(20);
+    }
+  }
   const ref = JSON.stringify([{ id: pipelineId }]);
   const versionIn = (column: SQLWrapper) => sql<number | null>`(select (e->>'version')::int from jsonb_array_elements(${column}) e where e->>'id' = ${pipelineId} limit 1)`;
   const involved = and(isNull(agents.revokedAt), or(sql`${agents.desiredPipelines} @> ${ref}::jsonb`, sql`${agents.appliedPipelines} @> ${ref}::jsonb`));
@@ -82,6 +99,10 @@ export async function pipelineRollout(ctx: { db: Db }, pipelineId: string, limit
   return {
     publishedVersion: published?.version ?? null,
     publishedAt: published?.publishedAt ?? null,
+    /** Why the published version cannot be built now (null when it can). */
+    buildProblem,
+    /** Agents that keep their last good config because their config cannot be built. */
+    blocked,
     selected,
     summary,
     running: [...running.entries()].sort((a, b) => b[0] - a[0]).map(([version, agentCount]) => ({ version, agents: agentCount })),

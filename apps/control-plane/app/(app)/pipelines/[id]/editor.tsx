@@ -3,7 +3,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { fieldErrorsOf } from '@/lib/api-errors';
 import { plural } from '@/lib/format';
-import { useDebounced } from '@/lib/hooks';
+import { useDebounced, useUnsavedChangesGuard } from '@/lib/hooks';
 import { useTRPC } from '@/lib/trpc';
 import { canonicalJson, parseYaml, toYaml, type YamlProblem } from '@/lib/yaml-doc';
 import { useAnnounce } from '@/lib/ui/announcer';
@@ -11,7 +11,7 @@ import { CodeEditor, focusLine } from '@/lib/ui/code-editor';
 import { ConfirmDialog } from '@/lib/ui/dialog';
 import { TextField } from '@/lib/ui/fields';
 import { ErrorMessage } from '@/lib/ui/states';
-import type { Matcher, Pipeline, PipelineVersion } from './types';
+import { versionLabel, type Matcher, type Pipeline, type PipelineVersion } from './types';
 
 const OPS: Array<{ op: Matcher['op']; label: string }> = [
   { op: '=', label: '= equals' },
@@ -31,17 +31,20 @@ const toSelector = (rows: readonly Row[]): Matcher[] => rows.map(({ name, op, va
 
 interface Base {
   version: number;
-  document: string;
+  /** The YAML as stored (the operator's text, or the document as YAML for versions without one). */
+  text: string;
   selector: string;
 }
-const baseOf = (v: PipelineVersion): Base => ({ version: v.version, document: canonicalJson(v.config), selector: canonicalJson(v.selector) });
+/** The text the editor shows for a version: the YAML as the operator wrote it when it was kept. */
+const textOf = (v: PipelineVersion | undefined): string => (v ? (v.source ?? toYaml(v.config)) : toYaml({}));
+const baseOf = (v: PipelineVersion): Base => ({ version: v.version, text: textOf(v), selector: canonicalJson(v.selector) });
 
 /**
  * The YAML editor of a pipeline with live validation (debounced, by the API: the agent's own
  * parser plus the registered AWS accounts), the label selector with its match preview, and
  * "Save draft". Viewers see it read-only.
  */
-export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canEdit: boolean }) {
+export function PipelineEditor({ pipeline, canEdit, onDirtyChange }: { pipeline: Pipeline; canEdit: boolean; onDirtyChange?(dirty: boolean): void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const announce = useAnnounce();
@@ -49,7 +52,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
   const textarea = useRef<HTMLTextAreaElement>(null);
   const latest = pipeline.versions[0];
   const [base, setBase] = useState<Base | null>(() => (latest ? baseOf(latest) : null));
-  const [text, setText] = useState(() => toYaml(latest?.config ?? {}));
+  const [text, setText] = useState(() => textOf(latest));
   const [rows, setRows] = useState<Row[]>(() => toRows((latest?.selector ?? []) as Matcher[]));
   const [note, setNote] = useState('');
   const [pendingLoad, setPendingLoad] = useState<number | null>(null);
@@ -58,7 +61,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
   const settledText = useDebounced(text, 300);
   const parsed = useMemo(() => parseYaml(settledText), [settledText]);
   const validation = useQuery({
-    ...trpc.pipelines.validate.queryOptions({ document: parsed.ok ? parsed.value : {} }),
+    ...trpc.pipelines.validate.queryOptions({ source: parsed.ok ? settledText : '' }),
     enabled: parsed.ok,
     placeholderData: keepPreviousData,
     staleTime: 0,
@@ -68,15 +71,11 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
   // What is on screen now (not debounced) decides "unsaved changes" and what Save sends.
   const now = useMemo(() => parseYaml(text), [text]);
   const selector = toSelector(rows);
-  const dirty = !base || !now.ok || canonicalJson(now.value) !== base.document || canonicalJson(selector) !== base.selector;
+  const dirty = !base || text !== base.text || canonicalJson(selector) !== base.selector;
 
-  // Leaving the page (reload, close, another site) with unsaved changes asks first.
-  useEffect(() => {
-    if (!dirty || !canEdit) return;
-    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
-    window.addEventListener('beforeunload', warn);
-    return () => window.removeEventListener('beforeunload', warn);
-  }, [dirty, canEdit]);
+  // Leaving the page (reload, close, another site, a link in the app) with unsaved changes asks first.
+  useUnsavedChangesGuard(dirty && canEdit, 'The pipeline editor has changes that are not saved. Leave and lose them?');
+  useEffect(() => onDirtyChange?.(dirty && canEdit), [dirty, canEdit, onDirtyChange]);
 
   const syntaxProblems: YamlProblem[] = parsed.ok ? [] : parsed.problems;
   const issues = parsed.ok && validation.data && !validation.data.ok ? validation.data.issues : [];
@@ -91,7 +90,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
   const save = useMutation(
     trpc.pipelines.saveDraft.mutationOptions({
       onSuccess: async (res, input) => {
-        setBase({ version: res.version.version, document: canonicalJson(input.document), selector: canonicalJson(input.selector) });
+        setBase({ version: res.version.version, text: input.source ?? '', selector: canonicalJson(input.selector) });
         if (res.created) {
           setNote('');
           announce(`Saved draft v${res.version.version}`);
@@ -110,7 +109,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
   const loadVersion = (version: number) => {
     const v = pipeline.versions.find((x) => x.version === version);
     if (!v) return;
-    setText(toYaml(v.config));
+    setText(textOf(v));
     setRows(toRows(v.selector as Matcher[]));
     setBase(baseOf(v));
     setPendingLoad(null);
@@ -142,7 +141,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
             >
               {pipeline.versions.map((v) => (
                 <option key={v.version} value={v.version}>
-                  v{v.version}
+                  {versionLabel(v)}
                   {v.published ? ' (published)' : ''}
                   {v.version === latest?.version ? ' (latest)' : ''}
                 </option>
@@ -154,7 +153,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
         <p id={helpId} className="hint">
           A Prometheus config: <code>global</code>, <code>scrape_configs</code>, <code>remote_write</code>. In a remote_write,{' '}
           <code>aws_account: &lt;name or id&gt;</code> fills in region, role and ExternalId.
-          {canEdit ? ' Tab indents; press Esc, then Tab, to leave the editor. Comments are not kept.' : ''}
+          {canEdit ? ' Your text is kept as written, comments and key order included. Tab indents; press Esc, then Tab, to leave the editor.' : ''}
         </p>
         <CodeEditor
           id={editorId}
@@ -177,7 +176,7 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
                 focusLine(textarea.current, now.problems[0]!.line);
                 return;
               }
-              save.mutate({ id: pipeline.id, document: now.value, selector, note: note.trim() });
+              save.mutate({ id: pipeline.id, source: text, selector, note: note.trim() });
             }}
           >
             <TextField
@@ -251,8 +250,8 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
       {pendingLoad !== null ? (
         <ConfirmDialog
           open
-          title={`Discard your changes and load v${pendingLoad}?`}
-          confirmLabel={`Load v${pendingLoad}`}
+          title={`Discard your changes and load ${loadLabel(pipeline, pendingLoad)}?`}
+          confirmLabel={`Load ${loadLabel(pipeline, pendingLoad)}`}
           danger
           onClose={() => setPendingLoad(null)}
           onConfirm={() => loadVersion(pendingLoad)}
@@ -262,6 +261,11 @@ export function PipelineEditor({ pipeline, canEdit }: { pipeline: Pipeline; canE
       ) : null}
     </div>
   );
+}
+
+function loadLabel(pipeline: Pipeline, version: number): string {
+  const v = pipeline.versions.find((x) => x.version === version);
+  return v ? versionLabel(v) : `v${version}`;
 }
 
 /** Label matchers (all must hold) and how many enrolled agents they match now. */

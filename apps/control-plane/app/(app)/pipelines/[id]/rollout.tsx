@@ -26,7 +26,20 @@ export function RolloutSection({ pipelineId }: { pipelineId: string }) {
   else if (rollout.isError) body = <ErrorState title="Could not load the rollout" error={rollout.error} onRetry={() => void rollout.refetch()} />;
   else {
     const r = rollout.data;
-    if (r.publishedVersion === null && r.agents.length === 0) body = <p className="muted">Not published: no agent runs this pipeline. Publish a version to roll it out.</p>;
+    const blocked = r.buildProblem ? (
+      <div role="alert" className="problem" data-testid="rollout-build-problem">
+        <p>
+          <strong>v{r.publishedVersion} cannot be built into agent configs:</strong> <span className="error-text">{r.buildProblem}</span>
+        </p>
+        <p>
+          Nothing was sent: the agents it selects keep running their last good config and keep their unsent samples. Fix the pipeline (publish a corrected version) or
+          restore what it references, e.g. the AWS account.
+          {r.blocked.length ? ` Waiting: ${r.blocked.map((a) => a.name).join(', ')}${r.blocked.length >= 20 ? ', …' : ''}.` : ''}
+        </p>
+      </div>
+    ) : null;
+    if (blocked && r.agents.length === 0) body = blocked;
+    else if (r.publishedVersion === null && r.agents.length === 0) body = <p className="muted">Not published: no agent runs this pipeline. Publish a version to roll it out.</p>;
     else if (r.selected === 0 && r.agents.length === 0) {
       body = (
         <p className="muted">
@@ -39,6 +52,7 @@ export function RolloutSection({ pipelineId }: { pipelineId: string }) {
       const failed = r.agents.filter((a) => a.state === 'failed');
       body = (
         <>
+          {blocked}
           <p>
             <strong>v{r.publishedVersion}</strong> selects {plural(r.selected, 'agent')}
             {r.publishedAt ? (

@@ -15,7 +15,7 @@ import { DeliverySection } from './delivery';
 import { DiffView } from './diff';
 import { PipelineEditor } from './editor';
 import { RolloutSection } from './rollout';
-import { formatSelector, publishLabel, type Matcher, type Pipeline } from './types';
+import { formatSelector, publishAction, publishLabel, versionLabel, type Matcher, type Pipeline } from './types';
 
 /** One pipeline: editor, versions with publish/rollback, and the diff between any two versions. */
 export function PipelineView() {
@@ -26,6 +26,7 @@ export function PipelineView() {
   const pipeline = useQuery(trpc.pipelines.get.queryOptions({ id }));
   const [publishing, setPublishing] = useState<number | null>(null);
   const [archiving, setArchiving] = useState(false);
+  const [editorDirty, setEditorDirty] = useState(false);
 
   if (pipeline.isPending) return <Loading>Loading the pipeline…</Loading>;
   if (pipeline.isError) {
@@ -63,7 +64,7 @@ export function PipelineView() {
             {latest && latest.version !== published?.version ? (
               <>
                 {' · '}
-                <span className="badge warn">v{latest.version} is a draft</span>
+                <span className="badge warn">{versionLabel(latest)} is not published</span>
               </>
             ) : null}
             {' · '}
@@ -72,7 +73,7 @@ export function PipelineView() {
         </div>
         {canEdit ? (
           <div className="page-actions">
-            {latest && latest.version !== published?.version ? (
+            {latest && publishAction(p, latest.version) ? (
               <button type="button" className="button primary" onClick={() => setPublishing(latest.version)}>
                 {publishLabel(p, latest.version)}…
               </button>
@@ -94,7 +95,7 @@ export function PipelineView() {
         <DeliverySection pipelineId={p.id} />
       </div>
 
-      <PipelineEditor key={p.id} pipeline={p} canEdit={canEdit} />
+      <PipelineEditor key={p.id} pipeline={p} canEdit={canEdit} onDirtyChange={setEditorDirty} />
 
       <section aria-labelledby="versions-heading" className="section">
         <h2 id="versions-heading">Versions</h2>
@@ -106,7 +107,7 @@ export function PipelineView() {
         <DiffView pipeline={p} />
       </section>
 
-      {publishing !== null ? <PublishDialog pipeline={p} version={publishing} onClose={() => setPublishing(null)} /> : null}
+      {publishing !== null ? <PublishDialog pipeline={p} version={publishing} editorDirty={editorDirty} onClose={() => setPublishing(null)} /> : null}
       {archiving ? <ArchiveDialog pipeline={p} onClose={() => setArchiving(false)} /> : null}
     </>
   );
@@ -132,7 +133,7 @@ function VersionsTable({ pipeline, canEdit, onPublish }: { pipeline: Pipeline; c
       <tbody>
         {pipeline.versions.map((v) => (
           <tr key={v.version} data-testid={`version-row-${v.version}`}>
-            <th scope="row">v{v.version}</th>
+            <th scope="row">{versionLabel(v)}</th>
             <td>
               {v.published ? (
                 <span className="badge ok">Published</span>
@@ -158,7 +159,7 @@ function VersionsTable({ pipeline, canEdit, onPublish }: { pipeline: Pipeline; c
             </td>
             {canEdit ? (
               <td className="actions-cell">
-                {!v.published ? (
+                {publishAction(pipeline, v.version) ? (
                   <button type="button" className="button small" onClick={() => onPublish(v.version)}>
                     {publishLabel(pipeline, v.version)}
                   </button>
@@ -172,8 +173,11 @@ function VersionsTable({ pipeline, canEdit, onPublish }: { pipeline: Pipeline; c
   );
 }
 
-/** Publish (or roll back to) a version, with a required note. */
-function PublishDialog({ pipeline, version, onClose }: { pipeline: Pipeline; version: number; onClose(): void }) {
+/**
+ * Publish (or roll back to) a version, with a required note. Says so when the editor holds
+ * unsaved changes (they are not what gets published) and when the selector changes.
+ */
+function PublishDialog({ pipeline, version, editorDirty, onClose }: { pipeline: Pipeline; version: number; editorDirty: boolean; onClose(): void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const announce = useAnnounce();
@@ -183,14 +187,16 @@ function PublishDialog({ pipeline, version, onClose }: { pipeline: Pipeline; ver
   const target = pipeline.versions.find((v) => v.version === version);
   const current = pipeline.versions.find((v) => v.published);
   const preview = useQuery(trpc.pipelines.preview.queryOptions({ selector: (target?.selector ?? []) as Matcher[] }));
+  const targetSelector = (target?.selector ?? []) as Matcher[];
+  const currentSelector = (current?.selector ?? []) as Matcher[];
+  const selectorChanges = current !== undefined && formatSelector(currentSelector) !== formatSelector(targetSelector);
   const publish = useMutation(
     trpc.pipelines.publish.mutationOptions({
       onSuccess: async (res) => {
-        await Promise.all([
-          queryClient.invalidateQueries({ queryKey: trpc.pipelines.get.queryKey({ id: pipeline.id }) }),
-          queryClient.invalidateQueries({ queryKey: trpc.pipelines.list.pathKey() }),
-        ]);
-        announce(res.rollback ? `Rolled back ${pipeline.name} to v${res.version}` : `Published v${res.version} of ${pipeline.name}`);
+        // Everything on the page follows the publication: header, versions, rollout, delivery.
+        await Promise.all([queryClient.invalidateQueries({ queryKey: trpc.pipelines.pathKey() }), queryClient.invalidateQueries({ queryKey: trpc.fleet.pathKey() })]);
+        const what = res.rollback ? `Rolled back ${pipeline.name} to v${res.version}` : `Published v${res.version} of ${pipeline.name}`;
+        announce(res.selectorChanged ? `${what}; it now applies to ${formatSelector(res.selector as Matcher[])} instead of ${formatSelector((res.previousSelector ?? []) as Matcher[])}` : what);
         onClose();
       },
     }),
@@ -209,6 +215,17 @@ function PublishDialog({ pipeline, version, onClose }: { pipeline: Pipeline; ver
         </p>
       }
     >
+      {editorDirty ? (
+        <p className="notice" role="note" data-testid="publish-unsaved">
+          The editor has unsaved changes: they are not part of v{version}. This publishes v{version} as stored. To publish your changes, close this, save a draft and publish that.
+        </p>
+      ) : null}
+      {selectorChanges ? (
+        <p className="notice warn" role="note" data-testid="publish-selector-change">
+          This changes which agents run the pipeline: from {formatSelector(currentSelector)} to {formatSelector(targetSelector)}. Agents that no longer match stop running it (their
+          unsent samples for it are dropped).
+        </p>
+      ) : null}
       <form
         className="stack"
         noValidate
