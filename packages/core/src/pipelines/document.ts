@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { partitionOfRegion } from '@fleet/aws';
 import { inferSigningFromHost, parseAgentConfig, PipelineConfigError, type AgentConfig, type ConfigIssue } from '@fleet/pipeline';
 import { z } from 'zod';
 import type { AwsAccount } from '../accounts/accounts.js';
@@ -118,6 +119,12 @@ export function resolveDocument(document: unknown, accounts: readonly AwsAccount
       sigv4.role_arn ??= account.roleArn;
       if (sigv4.role_arn === account.roleArn) sigv4.external_id ??= account.externalId;
       entry.sigv4 = sigv4;
+      // A role can only be assumed for signing in its own partition (aws, aws-cn, aws-us-gov).
+      const rolePartition = /^arn:([\w-]+):iam::/.exec(String(sigv4.role_arn))?.[1];
+      const regionPartition = typeof sigv4.region === 'string' ? partitionOfRegion(sigv4.region) : undefined;
+      if (rolePartition && regionPartition && rolePartition !== regionPartition) {
+        issues.push({ path: `remote_write[${i}].aws_account`, message: `account ${account.name}'s role ${String(sigv4.role_arn)} is in partition ${rolePartition}, but this destination signs for ${String(sigv4.region)} (${regionPartition})` });
+      }
     });
   }
   try {
