@@ -23,4 +23,3 @@ export {
   type CompiledRelabel,
   type CompileRelabelOptions,
 } from './relabel.js';
-export { compileAnchoredRegexp, RegexpSyntaxError, RegexpUnsupportedError, type GoRegexp } from './re2.js';

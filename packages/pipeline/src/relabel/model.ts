@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { compileAnchoredRegexp, parseTemplate, RegexpSyntaxError, RegexpUnsupportedError } from './re2.js';
+import { compileRe2 } from '../regex/matcher.js';
+import { parseTemplate, RegexpSyntaxError, RegexpUnsupportedError } from '../regex/re2.js';
 
 /** Every relabel action Prometheus knows, lower-case (the YAML value is case-insensitive). */
 export const RELABEL_ACTIONS = [
@@ -141,7 +142,7 @@ export function validateRelabelConfig(
   let unstable: ReadonlySet<number> = new Set();
   let groupNames: readonly (string | undefined)[] = [];
   try {
-    const re = compileAnchoredRegexp(cfg.regex);
+    const re = compileRe2(cfg.regex);
     unstable = re.unstableGroups;
     groupNames = re.groupNames;
   } catch (err) {

@@ -9,7 +9,8 @@ import {
   type RelabelConfig,
   type RelabelIssue,
 } from './model.js';
-import { compileAnchoredRegexp, parseTemplate } from './re2.js';
+import { compileRe2, type Re2Match, type Re2Regexp } from '../regex/matcher.js';
+import { parseTemplate } from '../regex/re2.js';
 
 /** Options for {@link compileRelabelConfigs}. */
 export interface CompileRelabelOptions {
@@ -42,10 +43,7 @@ interface Template {
 }
 
 /** What the rule's regex needs to offer at run time. */
-interface Matcher {
-  test(s: string): boolean;
-  exec(s: string): ArrayLike<string | undefined> | null;
-}
+type Matcher = Pick<Re2Regexp, 'test' | 'exec' | 'replaceAll'>;
 
 /**
  * One relabel rule, ready to run: regex compiled once, templates parsed, modulus prepared.
@@ -60,10 +58,8 @@ export interface CompiledRelabel {
   readonly sourceLabels: readonly string[];
   /** @internal */
   readonly separator: string;
-  /** @internal */
+  /** @internal The rule's regex ({@link compileRe2}: linear time on any input). */
   readonly matcher: Matcher;
-  /** @internal Global variant of the regex (labelmap's replace-all). */
-  readonly globalRegex: RegExp | undefined;
   /** @internal */
   readonly targetLabel: string;
   /** @internal */
@@ -95,7 +91,7 @@ function compileTemplate(template: string, groupNames: readonly (string | undefi
 }
 
 /** Go's `Regexp.Expand` with a compiled template. */
-function expand(t: Template, m: ArrayLike<string | undefined>): string {
+function expand(t: Template, m: Re2Match): string {
   if (t.constant !== undefined) return t.constant;
   let out = '';
   for (const p of t.parts) {
@@ -118,6 +114,7 @@ function expand(t: Template, m: ArrayLike<string | undefined>): string {
 const MATCH_ALL: Matcher = {
   test: () => true,
   exec: (s) => [s, s],
+  replaceAll: (s, replacement) => replacement([s, s]),
 };
 
 /**
@@ -146,15 +143,14 @@ export function compileRelabelConfigs(
 
   return configs.map((cfg): CompiledRelabel => {
     const config = Object.freeze({ ...cfg, source_labels: Object.freeze([...cfg.source_labels]) as string[] });
-    const re = compileAnchoredRegexp(cfg.regex);
+    const re = compileRe2(cfg.regex);
     const isDefaultRegex = cfg.regex === DEFAULT_RELABEL_CONFIG.regex;
     return {
       config,
       action: cfg.action,
       sourceLabels: config.source_labels,
       separator: cfg.separator,
-      matcher: isDefaultRegex ? MATCH_ALL : { test: (s) => re.regex.test(s), exec: (s) => re.regex.exec(s) },
-      globalRegex: cfg.action === 'labelmap' ? new RegExp(re.jsSource, 'gsv') : undefined,
+      matcher: isDefaultRegex ? MATCH_ALL : re,
       targetLabel: cfg.target_label,
       target: compileTemplate(cfg.target_label, re.groupNames),
       replacement: compileTemplate(cfg.replacement, re.groupNames),
@@ -285,28 +281,6 @@ function hashmod(value: string, mod: number, modBig: bigint): string {
   return (h.readBigUInt64BE(8) % modBig).toString();
 }
 
-/** Go's `Regexp.ReplaceAllString` with an `Expand` template (global regex, `lastIndex` driven). */
-function replaceAll(re: RegExp, src: string, t: Template): string {
-  let out = '';
-  let lastMatchEnd = 0;
-  let searchPos = 0;
-  while (searchPos <= src.length) {
-    re.lastIndex = searchPos;
-    const m = re.exec(src);
-    if (!m) break;
-    const a0 = m.index;
-    const a1 = a0 + m[0].length;
-    out += src.slice(lastMatchEnd, a0);
-    if (a1 > lastMatchEnd || a0 === 0) out += expand(t, m);
-    lastMatchEnd = a1;
-    const width = searchPos < src.length ? (src.codePointAt(searchPos)! > 0xffff ? 2 : 1) : 0;
-    if (searchPos + width > a1) searchPos += width;
-    else if (searchPos + 1 > a1) searchPos++;
-    else searchPos = a1;
-  }
-  return out + src.slice(lastMatchEnd);
-}
-
 function applyRule(rule: CompiledRelabel, lb: LabelBuilder): boolean {
   const src = rule.sourceLabels;
   let val = '';
@@ -350,7 +324,7 @@ function applyRule(rule: CompiledRelabel, lb: LabelBuilder): boolean {
       break;
     case 'labelmap':
       lb.range((l) => {
-        if (rule.matcher.test(l.name)) lb.set(replaceAll(rule.globalRegex!, l.name, rule.replacement), l.value);
+        if (rule.matcher.test(l.name)) lb.set(rule.matcher.replaceAll(l.name, (m) => expand(rule.replacement, m)), l.value);
       });
       break;
     case 'labeldrop':

@@ -22,14 +22,14 @@
  */
 
 /** Largest Unicode code point. */
-const MAX_RUNE = 0x10ffff;
+export const MAX_RUNE = 0x10ffff;
 /** Go's `maxRepeat`: the largest count in `x{n,m}`, also bounding the product of nested counts. */
 const MAX_REPEAT = 1000;
 /** Go's `maxHeight`: deeper nesting is rejected ("expression nests too deeply"). */
 const MAX_DEPTH = 1000;
 
 /** An inclusive range of code points. */
-type Range = readonly [number, number];
+export type Range = readonly [number, number];
 
 /**
  * A regex Go's `regexp.Compile` would reject. The message is Go's, e.g.
@@ -77,6 +77,12 @@ export interface GoRegexp {
    * the relabel config validation.
    */
   readonly unstableGroups: ReadonlySet<number>;
+  /**
+   * @internal The parse tree of `^(?s:<pattern>)$` (Go's parser, flags applied), from which the
+   * `regex` module decides whether the backtracking `regex` is safe and emits the RE2 pattern for
+   * its linear-time engine.
+   */
+  readonly tree: Node;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +95,7 @@ interface Flags {
   nonGreedy: boolean;
 }
 
-interface PropItem {
+export interface PropItem {
   /** JavaScript class contents for the positive set, e.g. `\p{gc=Lu}`. */
   body: string;
   /** Extra code points (case-folding closure) added to the set before any negation. */
@@ -97,15 +103,16 @@ interface PropItem {
   negated: boolean;
 }
 
-interface CharClass {
+export interface CharClass {
   ranges: Range[];
   props: PropItem[];
   negated: boolean;
 }
 
-type AssertKind = 'beginText' | 'endText' | 'beginLine' | 'endLine' | 'wordBoundary' | 'noWordBoundary';
+export type AssertKind = 'beginText' | 'endText' | 'beginLine' | 'endLine' | 'wordBoundary' | 'noWordBoundary';
 
-type Node =
+/** The parse tree of a Go regexp (flags already applied: folded literals, `.` kind, laziness). */
+export type Node =
   | { t: 'empty' }
   | { t: 'lit'; cp: number; fold: boolean }
   | { t: 'class'; cls: CharClass }
@@ -187,7 +194,7 @@ const POSIX_GROUPS: Record<string, { ranges: Range[]; negated: boolean }> = {};
 }
 
 /** Sorts and merges ranges (Go's cleanClass). */
-function normalize(ranges: readonly Range[]): Range[] {
+export function normalize(ranges: readonly Range[]): Range[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0] || b[1] - a[1]);
   const out: [number, number][] = [];
   for (const [lo, hi] of sorted) {
@@ -202,7 +209,7 @@ function normalize(ranges: readonly Range[]): Range[] {
 }
 
 /** The complement of normalized ranges within [0, MAX_RUNE]. */
-function complement(ranges: readonly Range[]): Range[] {
+export function complement(ranges: readonly Range[]): Range[] {
   const out: Range[] = [];
   let next = 0;
   for (const [lo, hi] of ranges) {
@@ -292,7 +299,7 @@ function getFoldData(): FoldData {
 }
 
 /** The case-folding orbit of `cp` (just `[cp]` when it has no other case forms). */
-function orbitOf(cp: number): readonly number[] {
+export function orbitOf(cp: number): readonly number[] {
   if (cp < 0x41 || cp > 0x1e943) return [cp];
   return getFoldData().orbit.get(cp) ?? [cp];
 }
@@ -405,6 +412,12 @@ const UNICODE_TABLES = new Map<string, { ranges?: Range[]; body?: string; negate
 
 const supportedScripts = new Map<string, boolean>();
 
+/** "Node.js 20.1.0, Unicode 15.1" under Node; a browser has no `process` (this module is browser-safe). */
+function runtimeName(): string {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
+  return versions?.node ? `Node.js ${versions.node}, Unicode ${versions.unicode ?? '?'}` : 'this browser';
+}
+
 function checkScriptSupported(script: string, seq: string): void {
   let ok = supportedScripts.get(script);
   if (ok === undefined) {
@@ -418,7 +431,7 @@ function checkScriptSupported(script: string, seq: string): void {
   }
   if (!ok) {
     throw new RegexpUnsupportedError(
-      `Unicode class \`${seq}\`: script ${script} is not known to this JavaScript runtime (Node.js ${process.versions.node}, Unicode ${process.versions.unicode ?? '?'})`,
+      `Unicode class \`${seq}\`: script ${script} is not known to this JavaScript runtime (${runtimeName()})`,
     );
   }
 }
@@ -1037,6 +1050,10 @@ const CACHE_LIMIT = 1000;
  * Compiles a Prometheus relabel regex the way Prometheus does (`^(?s:<pattern>)$` with Go's
  * `regexp`), translated to JavaScript. Results are cached per pattern.
  *
+ * The returned `regex` is a backtracking JavaScript expression: matching it against untrusted
+ * input can take exponential time. Match with `compileRe2` (the `regex` module), which uses it only
+ * where that cannot happen; this translation is its parser and its fast path.
+ *
  * @throws RegexpSyntaxError when Go would reject the regex (message is Go's).
  * @throws RegexpUnsupportedError when Go accepts it but this runtime cannot evaluate it exactly.
  */
@@ -1078,6 +1095,7 @@ function translate(pattern: string): GoRegexp {
     numGroups: parser.numCap,
     groupNames: parser.names,
     unstableGroups,
+    tree,
   };
 }
 
