@@ -6,55 +6,125 @@ import { z } from 'zod';
  */
 export const PROTOCOL_VERSION = 1;
 
-const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'not a valid label name');
+/** A UTF-16 surrogate that is not half of a pair. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * True when `value` can be stored as PostgreSQL text and in jsonb: no NUL character and no lone
+ * UTF-16 surrogate (JSON can carry both, `\u0000` and `\ud800`; the database refuses them).
+ */
+export function isStorableText(value: string): boolean {
+  // PostgreSQL can store neither a NUL nor a lone surrogate, in text or in jsonb.
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+
+/** The message of a string refused by {@link storableText}. */
+export const UNSTORABLE_TEXT_MESSAGE = 'contains a NUL character or a lone UTF-16 surrogate';
+
+/**
+ * A string of at most `max` UTF-16 units (at least `min`) that can be stored (see
+ * {@link isStorableText}): the one refinement for every string an agent sends that is kept or
+ * logged, so bad input is refused with the field's name instead of failing in the database.
+ */
+export function storableText(max: number, min = 0) {
+  return z.string().min(min).max(max).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
+}
+
+/** A counter or count: a whole number from 0 to `Number.MAX_SAFE_INTEGER` (so it fits a bigint and adds up exactly). */
+export const countSchema = z.number().int('must be a whole number (a safe integer)').min(0, 'must not be negative').max(Number.MAX_SAFE_INTEGER, 'must be a safe integer');
+
+/** A record of counts by a short key (reason, error class): at most 64 keys. */
+const countsByKey = z.record(storableText(64), countSchema).refine((r) => Object.keys(r).length <= 64, 'at most 64 keys');
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const labelName = z.string().regex(LABEL_NAME, 'not a valid label name');
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 hex digest');
 /** Sequence numbers let the server notice lost messages and ask for the full state. */
-const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const seq = countSchema;
+
+/**
+ * Limits on the labels an agent declares for itself at enrollment (`fleet-agent enroll --label`):
+ * at most 20, names by Prometheus's rule (letters, digits, `_`, not starting with a digit) of at
+ * most 100 characters and not starting with the reserved `__`, values of at most 200 characters.
+ */
+export const SELF_DECLARED_LABEL_LIMITS = { count: 20, nameLength: 100, valueLength: 200 } as const;
+
+/** Labels an agent declares at enrollment, checked against {@link SELF_DECLARED_LABEL_LIMITS}; each problem names its label. */
+export const selfDeclaredLabelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  const names = Object.keys(labels);
+  const { count, nameLength, valueLength } = SELF_DECLARED_LABEL_LIMITS;
+  if (names.length > count) ctx.addIssue({ code: 'custom', message: `at most ${count} labels (got ${names.length})` });
+  for (const name of names.slice(0, count + 1)) {
+    const shown = name.length > 64 ? `${name.slice(0, 63)}…` : name;
+    const value = labels[name]!;
+    let problem: string | undefined;
+    if (name.length > nameLength) problem = `label names are at most ${nameLength} characters`;
+    else if (!LABEL_NAME.test(name)) problem = 'not a valid label name: letters, digits and _, not starting with a digit';
+    else if (name.startsWith('__')) problem = 'label names starting with __ are reserved';
+    else if (value.length > valueLength) problem = `label values are at most ${valueLength} characters`;
+    else if (!isStorableText(value)) problem = UNSTORABLE_TEXT_MESSAGE;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [shown] });
+  }
+});
 
 /** How an agent describes itself at enrollment and in `hello`. */
 export const agentDescriptionSchema = z
   .object({
-    hostname: z.string().min(1).max(253),
-    version: z.string().min(1).max(64),
+    hostname: storableText(253, 1),
+    version: storableText(64, 1),
     platform: z.enum(['ec2', 'eks', 'generic']),
-    instanceId: z.string().max(64).optional(),
-    region: z.string().max(32).optional(),
+    instanceId: storableText(64).optional(),
+    region: storableText(32).optional(),
     accountId: z.string().regex(/^\d{12}$/).optional(),
-    cluster: z.string().max(100).optional(),
-    namespace: z.string().max(63).optional(),
-    pod: z.string().max(253).optional(),
-    labels: z.record(labelName, z.string().max(1024)).default({}),
+    cluster: storableText(100).optional(),
+    namespace: storableText(63).optional(),
+    pod: storableText(253).optional(),
+    /** Ignored in `hello` (labels belong to operators after enrollment); limited at enrollment (see {@link enrollDescriptionSchema}). */
+    labels: z.record(labelName, storableText(1024)).default({}),
   })
   .strict();
 export type AgentDescription = z.infer<typeof agentDescriptionSchema>;
 
+/** The description of an enrolling agent: its self-declared labels within {@link SELF_DECLARED_LABEL_LIMITS}. */
+export const enrollDescriptionSchema = agentDescriptionSchema.extend({ labels: selfDeclaredLabelsSchema.default({}) });
+
 const destinationHealth = z
   .object({
-    name: z.string().max(200),
-    url: z.string().max(2048),
-    pendingSamples: z.number().int().min(0),
-    walBytes: z.number().int().min(0),
-    shards: z.number().int().min(0).optional(),
-    highestSentTimestampMs: z.number().min(0).optional(),
+    name: storableText(200),
+    url: storableText(2048),
+    pendingSamples: countSchema,
+    walBytes: countSchema,
+    shards: countSchema.optional(),
+    highestSentTimestampMs: countSchema.optional(),
     /** When the destination last accepted a batch (agent clock); null before the first. */
     lastSuccessAt: z.iso.datetime().nullable().optional(),
     /** Cumulative since the agent process started (see heartbeat `startedAt`). */
-    samplesSent: z.number().min(0).optional(),
-    samplesRetried: z.number().min(0).optional(),
+    samplesSent: countSchema.optional(),
+    samplesRetried: countSchema.optional(),
     /** Samples write_relabel_configs removed on purpose (not sent, not lost), cumulative; absent from older agents. */
-    samplesFiltered: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    samplesFiltered: countSchema.optional(),
     /** Failed send attempts by error class, cumulative. */
-    failedSendsByClass: z.record(z.string().max(64), z.number().min(0)).optional(),
+    failedSendsByClass: countsByKey.optional(),
     /** The signing facts diagnosis needs (service, region, role), when the destination signs. */
-    sigv4: z.object({ service: z.string().max(64), region: z.string().max(32), roleArn: z.string().max(2048).nullable() }).strict().nullable().optional(),
-    droppedByReason: z.record(z.string().max(64), z.number().min(0)).default({}),
+    sigv4: z.object({ service: storableText(64), region: storableText(32), roleArn: storableText(2048).nullable() }).strict().nullable().optional(),
+    droppedByReason: countsByKey.default({}),
     credentials: z
-      .object({ source: z.string().max(300).nullable(), callerArn: z.string().max(2048).nullable(), expiresAt: z.iso.datetime().nullable(), lastError: z.string().max(2000).nullable() })
+      .object({ source: storableText(300).nullable(), callerArn: storableText(2048).nullable(), expiresAt: z.iso.datetime().nullable(), lastError: storableText(2000).nullable() })
       .strict()
       .nullable(),
-    clockOffsetMs: z.number().nullable(),
+    /** Measured offset of the destination's clock, ms (within ±10¹² — about 30 years). */
+    clockOffsetMs: z.number().min(-1e12).max(1e12).nullable(),
     lastError: z
-      .object({ at: z.iso.datetime(), class: z.string().max(64), code: z.string().max(200).nullable(), status: z.number().int().nullable(), message: z.string().max(2000), action: z.string().max(200).optional(), resource: z.string().max(2048).optional(), detail: z.string().max(2000).optional() })
+      .object({
+        at: z.iso.datetime(),
+        class: storableText(64),
+        code: storableText(200).nullable(),
+        status: z.number().int().min(0).max(999).nullable(),
+        message: storableText(2000),
+        action: storableText(200).optional(),
+        resource: storableText(2048).optional(),
+        detail: storableText(2000).optional(),
+      })
       .strict()
       .nullable(),
   })
@@ -62,13 +132,14 @@ const destinationHealth = z
 
 const targetHealth = z
   .object({
-    job: z.string().max(200),
-    instance: z.string().max(300),
+    job: storableText(200),
+    instance: storableText(300),
     up: z.boolean(),
     lastScrapeAt: z.iso.datetime().nullable(),
-    durationMs: z.number().min(0),
-    samples: z.number().int().min(0),
-    lastError: z.string().max(2000).nullable(),
+    /** Duration of the last scrape, ms (fractions allowed; at most a day). */
+    durationMs: z.number().min(0).max(86_400_000),
+    samples: countSchema,
+    lastError: storableText(2000).nullable(),
   })
   .strict();
 
@@ -80,7 +151,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
       v: z.literal(PROTOCOL_VERSION),
       seq,
       description: agentDescriptionSchema,
-      capabilities: z.array(z.string().max(64)).max(64).default([]),
+      capabilities: z.array(storableText(64)).max(64).default([]),
       /** Hash of the config it runs now (from its state directory), or null. */
       configHash: sha256Hex.nullable(),
     })
@@ -92,7 +163,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
       seq,
       configHash: sha256Hex,
       status: z.enum(['applying', 'applied', 'failed']),
-      error: z.string().max(4000).optional(),
+      error: storableText(4000).optional(),
     })
     .strict()
     .refine((m) => m.status !== 'failed' || Boolean(m.error), { message: 'a failed status needs an error', path: ['error'] }),
@@ -106,21 +177,21 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
       startedAt: z.iso.datetime().optional(),
       counters: z
         .object({
-          samplesScraped: z.number().min(0),
-          samplesSent: z.number().min(0),
-          samplesDropped: z.number().min(0),
+          samplesScraped: countSchema,
+          samplesSent: countSchema,
+          samplesDropped: countSchema,
           /** Samples write_relabel_configs removed on purpose, all destinations (not lost); absent from older agents. */
-          samplesFiltered: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-          samplesRetried: z.number().min(0),
-          pendingSamples: z.number().min(0),
-          walBytes: z.number().min(0),
+          samplesFiltered: countSchema.optional(),
+          samplesRetried: countSchema,
+          pendingSamples: countSchema,
+          walBytes: countSchema,
         })
         .strict(),
       destinations: z.array(destinationHealth).max(100),
       targets: z.array(targetHealth).max(5000),
     })
     .strict(),
-  z.object({ type: z.literal('disconnect'), v: z.literal(PROTOCOL_VERSION), seq, reason: z.string().max(500) }).strict(),
+  z.object({ type: z.literal('disconnect'), v: z.literal(PROTOCOL_VERSION), seq, reason: storableText(500) }).strict(),
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 
@@ -138,33 +209,57 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('requestFullState'), v: z.literal(PROTOCOL_VERSION), reason: z.string().max(500) }).strict(),
-  z.object({ type: z.literal('error'), v: z.literal(PROTOCOL_VERSION), code: z.enum(['malformed', 'unknown_type', 'unsupported_version', 'unauthorized', 'internal']), message: z.string().max(2000) }).strict(),
+  z.object({ type: z.literal('error'), v: z.literal(PROTOCOL_VERSION), code: z.enum(['malformed', 'unknown_type', 'unsupported_version', 'unauthorized', 'internal', 'rate_limited']), message: z.string().max(2000) }).strict(),
   z.object({ type: z.literal('disconnect'), v: z.literal(PROTOCOL_VERSION), reason: z.string().max(500), retryAfterMs: z.number().int().min(0).optional() }).strict(),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 
-/** Result of parsing one frame: the message, or a one-line error naming the field. */
+/** Result of parsing one frame: the message, or a one-line error naming the field (at most {@link MAX_ERROR_LENGTH} characters). */
 export type Parsed<T> = { ok: true; message: T } | { ok: false; code: 'malformed' | 'unknown_type' | 'unsupported_version'; error: string };
+
+/** Longest parse error: an error quotes at most this much of what the peer sent, never the whole frame. */
+export const MAX_ERROR_LENGTH = 500;
+/** How much of an unknown message type an error quotes. */
+const SHOWN_TYPE_LENGTH = 64;
+
+/** `text` cut to `max` UTF-16 units, ending in `…` when cut (never splitting a surrogate pair). */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
+
+function failure(code: 'malformed' | 'unknown_type' | 'unsupported_version', error: string): { ok: false; code: typeof code; error: string } {
+  return { ok: false, code, error: cut(error, MAX_ERROR_LENGTH) };
+}
 
 function parseWith<T>(schema: z.ZodType<T>, raw: string | Buffer, types: readonly string[], maxBytes: number): Parsed<T> {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-  if (size > maxBytes) return { ok: false, code: 'malformed', error: `message of ${size} bytes exceeds the ${maxBytes}-byte limit` };
+  if (size > maxBytes) return failure('malformed', `message of ${size} bytes exceeds the ${maxBytes}-byte limit`);
   let data: unknown;
   try {
     data = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (err) {
-    return { ok: false, code: 'malformed', error: `not JSON: ${(err as Error).message}` };
+    return failure('malformed', `not JSON: ${(err as Error).message}`);
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, code: 'malformed', error: 'expected a JSON object' };
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return failure('malformed', 'expected a JSON object');
   const { type, v } = data as { type?: unknown; v?: unknown };
   if (typeof type !== 'string' || !types.includes(type)) {
-    return { ok: false, code: 'unknown_type', error: `unknown message type ${JSON.stringify(type)} (expected one of ${types.join(', ')})` };
+    // Quote at most the start of what was sent: the type may be the whole (1 MiB) frame.
+    const shown = typeof type === 'string' ? JSON.stringify(cut(type, SHOWN_TYPE_LENGTH)) : type === undefined ? 'missing' : `of JSON type ${type === null ? 'null' : typeof type}`;
+    return failure('unknown_type', `unknown message type ${shown} (expected one of ${types.join(', ')})`);
   }
-  if (v !== PROTOCOL_VERSION) return { ok: false, code: 'unsupported_version', error: `protocol version ${JSON.stringify(v)} is not supported (this peer speaks ${PROTOCOL_VERSION})` };
+  if (v !== PROTOCOL_VERSION) {
+    const shown = typeof v === 'number' || typeof v === 'boolean' || v === null ? String(v) : v === undefined ? 'missing' : typeof v === 'string' ? JSON.stringify(cut(v, 16)) : `of JSON type ${typeof v}`;
+    return failure('unsupported_version', `protocol version ${shown} is not supported (this peer speaks ${PROTOCOL_VERSION})`);
+  }
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { ok: false, code: 'malformed', error: `${type}.${issue.path.join('.') || '(message)'}: ${issue.message}` };
+    const path = issue.path.map((p) => cut(String(p), SHOWN_TYPE_LENGTH)).join('.');
+    return failure('malformed', `${type}.${path || '(message)'}: ${issue.message}`);
   }
   return { ok: true, message: parsed.data };
 }
@@ -185,11 +280,17 @@ export function parseServerMessage(raw: string | Buffer): Parsed<ServerMessage> 
 /** Enrollment request (`POST /agent/v1/enroll`). */
 export const enrollRequestSchema = z
   .object({
-    token: z.string().min(16).max(200),
-    description: agentDescriptionSchema,
+    token: storableText(200, 16),
+    /** Its self-declared `labels` are limited (see {@link SELF_DECLARED_LABEL_LIMITS}); the token's labels win over them. */
+    description: enrollDescriptionSchema,
     /** A presigned sts:GetCallerIdentity request (method, URL, headers, body) proving the agent's AWS identity. */
     identityProof: z
-      .object({ method: z.literal('POST'), url: z.url(), headers: z.record(z.string(), z.string()), body: z.string().max(1000) })
+      .object({
+        method: z.literal('POST'),
+        url: z.url().max(2048),
+        headers: z.record(storableText(200), storableText(8192)).refine((h) => Object.keys(h).length <= 64, 'at most 64 headers'),
+        body: storableText(1000),
+      })
       .strict()
       .optional(),
   })
