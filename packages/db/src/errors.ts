@@ -49,3 +49,40 @@ export function pgErrorCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** Fields of a driver error that hold no row values (`detail` does: "Key (x)=(…) already exists"). */
+const SAFE_FIELDS = ['table', 'column', 'constraint'] as const;
+
+/**
+ * One line describing a database error for logs and answers, without the query text or its
+ * parameters: Drizzle's `DrizzleQueryError` carries `query` and `params` and its message reads
+ * "Failed query: … params: …" (a failed enrollment insert would log the agent's secret hash).
+ * Describes the driver error it wraps instead — SQLSTATE, the first line of its message, the
+ * table, column or constraint — with any parameter value the message quotes (PostgreSQL quotes
+ * input in "invalid input syntax" errors) replaced by `$n`. The driver's `detail` (row values)
+ * is left out. Other errors are described by {@link describeCause}.
+ */
+export function describeDatabaseError(err: unknown): string {
+  let query: { params: readonly unknown[]; cause: unknown } | undefined;
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const candidate = e as { query?: unknown; params?: unknown; cause?: unknown };
+    if (typeof candidate.query === 'string' && Array.isArray(candidate.params)) {
+      query = { params: candidate.params, cause: candidate.cause };
+      break;
+    }
+  }
+  if (!query) return describeCause(err);
+  const driver = query.cause;
+  let text = driver === undefined || driver === null ? 'database query failed' : describeCause(driver);
+  if (driver && typeof driver === 'object') {
+    const facts = SAFE_FIELDS.map((f) => [f, (driver as Record<string, unknown>)[f]] as const).filter(([, v]) => typeof v === 'string' && v);
+    if (facts.length) text += ` (${facts.map(([f, v]) => `${f} ${String(v)}`).join(', ')})`;
+  }
+  // Longest first, so a parameter that contains another is replaced whole.
+  const values = query.params
+    .map((p, i) => ({ i, value: typeof p === 'string' ? p : p !== null && typeof p === 'object' ? JSON.stringify(p) : String(p) }))
+    .filter((p) => p.value.length >= 3)
+    .sort((a, b) => b.value.length - a.value.length);
+  for (const { i, value } of values) text = text.split(value).join(`$${i + 1}`);
+  return `database query failed: ${text}`;
+}

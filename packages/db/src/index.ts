@@ -15,4 +15,4 @@ export {
   type DatabaseOptions,
   type MigrationStatus,
 } from './client.js';
-export { DatabaseSetupError, redactDatabaseUrl, describeCause, pgErrorCode } from './errors.js';
+export { DatabaseSetupError, redactDatabaseUrl, describeCause, describeDatabaseError, pgErrorCode } from './errors.js';
