@@ -15,6 +15,6 @@ export {
 } from './credentials.js';
 export { createRequestSigner, type RequestSigner, type RequestToSign } from './sign.js';
 export { classifyResponse, classifyNetworkError, classifyError, type AwsErrorClass, type ClassifiedError } from './errors.js';
-export { remedyFor, ampWorkspaceArn, type RemedyContext } from './remedies.js';
+export { remedyFor, ampWorkspaceArn, imdsHopLimitCommand, type RemedyContext } from './remedies.js';
 export * from './regions.js';
 export * from './iam/index.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyResponse, type AwsErrorClass, type ClassifiedError } from './errors.js';
-import { ampWorkspaceArn, remedyFor, type RemedyContext } from './remedies.js';
+import { ampWorkspaceArn, imdsHopLimitCommand, remedyFor, type RemedyContext } from './remedies.js';
 
 const ACCOUNT = '123456789012';
 const WS = 'ws-12345678-abcd-4ef0-9a1b-1234567890ab';
@@ -123,6 +123,15 @@ describe('remedyFor', () => {
     expect(remedy).toContain('eks.amazonaws.com/role-arn');
     expect(remedy).toContain('IRSA');
     expect(remedy).toContain('Pod Identity');
+  });
+
+  // Regression: the IMDS command lacked --instance-id, which the AWS CLI requires.
+  it('no_credentials: the IMDS command names the instance when known, a placeholder otherwise', () => {
+    expect(remedyFor(err('no_credentials'), { ...amp, instanceId: 'i-0123456789abcdef0' })).toContain(
+      'aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required --http-put-response-hop-limit 2',
+    );
+    expect(remedyFor(err('no_credentials'), amp)).toContain('--instance-id <instance-id> ');
+    expect(imdsHopLimitCommand('i-0abc; rm -rf /')).toContain('--instance-id <instance-id> ');
   });
 
   it('network classes name the URL', () => {

@@ -9,6 +9,17 @@ export interface RemedyContext {
   callerArn?: string | null | undefined;
   /** Role assumed for the destination, when configured. */
   roleArn?: string | undefined;
+  /** The EC2 instance the agent runs on, when known (commands name it; `<instance-id>` otherwise). */
+  instanceId?: string | undefined;
+}
+
+/**
+ * The command that requires IMDSv2 and lets containers reach it (hop limit 2) on one instance.
+ * `--instance-id` is required by the AWS CLI: the agent's instance when known, else a placeholder.
+ */
+export function imdsHopLimitCommand(instanceId?: string): string {
+  const id = instanceId && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? instanceId : '<instance-id>';
+  return `aws ec2 modify-instance-metadata-options --instance-id ${id} --http-tokens required --http-put-response-hop-limit 2`;
 }
 
 const IAM_ACTION: Record<string, string> = { aps: 'aps:RemoteWrite', logs: 'logs:PutLogEvents', firehose: 'firehose:PutRecordBatch', kinesis: 'kinesis:PutRecords', monitoring: 'cloudwatch:PutMetricData', s3: 's3:PutObject' };
@@ -69,7 +80,7 @@ export function remedyFor(error: ClassifiedError, ctx: RemedyContext): string {
     case 'unauthorized':
       return 'The endpoint refused the request\'s authentication (HTTP 401): check basic_auth / authorization in the remote_write block.';
     case 'no_credentials':
-      return 'No credentials were found. On EC2, attach an instance profile whose role has the policy (and allow IMDSv2 with hop limit ≥ 2 in containers); on EKS, annotate the service account with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association.';
+      return `No credentials were found. On EC2, attach an instance profile whose role has the policy (and allow IMDSv2 with hop limit ≥ 2 in containers: ${imdsHopLimitCommand(ctx.instanceId)}); on EKS, annotate the service account with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association.`;
     case 'dns':
       return `The endpoint host of ${ctx.url} does not resolve: check the URL, the VPC's DNS settings and, for private endpoints, the VPC endpoint's private DNS.`;
     case 'connect':

@@ -1,4 +1,4 @@
-import { ampUrlProblem, dnsSuffix, generatePermissionsPolicy, partitionOfRegion, remedyFor, type AwsErrorClass, type AwsPartition } from '@fleet/aws';
+import { ampUrlProblem, dnsSuffix, generatePermissionsPolicy, imdsHopLimitCommand, partitionOfRegion, remedyFor, type AwsErrorClass, type AwsPartition } from '@fleet/aws';
 import type { AgentFinding, Db } from '@fleet/db';
 import { templateOverrides } from '../policies/policies.js';
 
@@ -62,28 +62,66 @@ const TIME_SYNC = [
   'Elsewhere, enable chrony or systemd-timesyncd against your NTP servers; AWS refuses signatures more than 5 minutes off.',
 ];
 
-const CREDENTIAL_SETUP = [
-  'EC2: attach an instance profile whose role carries the pipeline\'s permissions policy (Policies page), and allow IMDSv2 (`aws ec2 modify-instance-metadata-options --http-tokens required --http-put-response-hop-limit 2` for containers).',
-  'EKS with IRSA: annotate the agent\'s service account with `eks.amazonaws.com/role-arn: <role ARN>` and trust the cluster\'s OIDC provider in the role (Policies page, IRSA trust).',
-  'EKS Pod Identity: `aws eks create-pod-identity-association --cluster-name <cluster> --namespace <ns> --service-account fleet-agent --role-arn <role ARN>`.',
-  'Never put access keys in the pipeline: the agent takes credentials from the host.',
-];
+/** How to give the agent credentials; the IMDS command names the agent's instance when it is known. */
+function credentialSetup(instanceId: string | undefined): string[] {
+  return [
+    `EC2: attach an instance profile whose role carries the pipeline's permissions policy (Policies page), and allow IMDSv2 (\`${imdsHopLimitCommand(instanceId)}\` for containers).`,
+    'EKS with IRSA: annotate the agent\'s service account with `eks.amazonaws.com/role-arn: <role ARN>` and trust the cluster\'s OIDC provider in the role (Policies page, IRSA trust).',
+    'EKS Pod Identity: `aws eks create-pod-identity-association --cluster-name <cluster> --namespace <ns> --service-account fleet-agent --role-arn <role ARN>`.',
+    'Never put access keys in the pipeline: the agent takes credentials from the host.',
+  ];
+}
+
+/** What is known of the agent a finding belongs to, for a concrete remedy. */
+export interface RemedyAgent {
+  /** Its EC2 instance id (agent description `instanceId`), when it runs on EC2. */
+  instanceId?: string | null | undefined;
+}
+
+/** The URL a finding is about: its own, or the first of the destinations merged into it. */
+function urlOf(finding: AgentFinding): string {
+  return finding.url ?? String(finding.facts.urls ?? '').split(', ')[0] ?? '';
+}
+
+/** The one-line remedy of an AWS error class (the same as `fleet-agent doctor` prints). */
+function awsSummary(finding: AgentFinding, instanceId?: string): string {
+  const f = finding.facts;
+  return remedyFor(
+    { class: finding.kind as AwsErrorClass, code: str(f.code) ?? null, message: str(f.message) ?? '', action: str(f.action), resource: str(f.resource), retryable: false },
+    { url: urlOf(finding) || 'the destination', service: str(f.service) ?? 'aps', region: str(f.region) ?? '', callerArn: str(f.callerArn) ?? null, roleArn: str(f.roleArn), instanceId },
+  );
+}
+
+/**
+ * What makes two findings one problem: the kind and the remedy an operator would follow (for
+ * destination errors, the remedy's summary, which names what it depends on: the URL, the
+ * principal, the resource, the regions; for access denied also the workspace the policy grants).
+ * Findings with the same cause are shown once.
+ */
+export function causeOf(finding: AgentFinding): string {
+  if (finding.kind === 'access_denied') {
+    // The fix is a grant on the resource written to (the policy names the workspace).
+    const url = urlOf(finding);
+    return `${finding.kind}|${awsSummary(finding)}|${ampWriteUrl(url, str(finding.facts.resource), str(finding.facts.region) ?? '') ?? url}`;
+  }
+  if (AWS_CLASSES.has(finding.kind)) return `${finding.kind}|${awsSummary(finding)}`;
+  return `${finding.kind}|${finding.url ?? ''}|${JSON.stringify(Object.entries(finding.facts).sort(([a], [b]) => a.localeCompare(b)))}`;
+}
 
 /**
  * Turns a finding into a remedy an operator can act on. AWS error classes use the same remedies
  * as `fleet-agent doctor`; access denied on an AMP write also gets the exact permissions policy
  * to attach to the role the agent signed as (generated from the built-in, editable templates).
+ * Commands name the agent's EC2 instance when `agent.instanceId` is known (`<instance-id>` otherwise).
  */
-export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): Promise<Remedy> {
+export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding, agent: RemedyAgent = {}): Promise<Remedy> {
   const f = finding.facts;
-  const url = finding.url ?? '';
+  const url = urlOf(finding);
   const service = str(f.service) ?? 'aps';
   const region = str(f.region) ?? '';
+  const instanceId = agent.instanceId ?? undefined;
   if (AWS_CLASSES.has(finding.kind)) {
-    const summary = remedyFor(
-      { class: finding.kind as AwsErrorClass, code: str(f.code) ?? null, message: str(f.message) ?? '', action: str(f.action), resource: str(f.resource), retryable: false },
-      { url: url || 'the destination', service, region, callerArn: str(f.callerArn) ?? null, roleArn: str(f.roleArn) },
-    );
+    const summary = awsSummary(finding, instanceId);
     const steps: string[] = [];
     if (f.detail) steps.push(`What the agent saw: ${f.detail}`);
     let policy: Remedy['policy'];
@@ -105,7 +143,7 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): 
     } else if (finding.kind === 'clock_skew' || finding.kind === 'signature_mismatch') {
       steps.push(...(finding.kind === 'clock_skew' ? TIME_SYNC : []));
     } else if (finding.kind === 'no_credentials') {
-      steps.push(...CREDENTIAL_SETUP);
+      steps.push(...credentialSetup(instanceId));
     } else if (finding.kind === 'region_mismatch' && f.detail) {
       steps.push('Fix the region in the pipeline (sigv4.region, or the registered AWS account\'s default region) and publish again.');
     } else if (['dns', 'connect', 'tls', 'timeout'].includes(finding.kind)) {
@@ -114,6 +152,11 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): 
     return { summary, steps, ...(policy ? { policy } : {}) };
   }
   switch (finding.kind) {
+    case 'config_unbuildable':
+      return {
+        summary: `The control plane cannot build this agent's config: ${f.error}. The agent keeps running its last good config (and its write-ahead logs) until one builds again.`,
+        steps: ['Fix the pipeline version named above (the AWS account it references, its document or selector) and publish it again, or roll the pipeline back to a version that builds; the agent receives the new config at once and this finding clears.'],
+      };
     case 'config_failed':
       return { summary: `The agent could not apply its config and keeps running the previous one: ${f.error}.`, steps: ['Fix the pipeline version (or roll back) and publish again; the agent applies it at once.'] };
     case 'target_down':
@@ -122,7 +165,7 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): 
         steps: ['Check that the exporter runs and listens where the pipeline says, and that nothing blocks the port from the agent.'],
       };
     case 'credentials_refresh':
-      return { summary: `The agent cannot refresh its AWS credentials: ${f.error}.`, steps: CREDENTIAL_SETUP };
+      return { summary: `The agent cannot refresh its AWS credentials: ${f.error}.`, steps: credentialSetup(instanceId) };
     case 'credentials_expiring':
       return { summary: `The agent's AWS credentials expire at ${f.expiresAt} and have not been refreshed.`, steps: ['Check that the credential source (instance metadata, IRSA token file, Pod Identity agent) is reachable from the agent.', ...TIME_SYNC.slice(0, 1)] };
     case 'clock_offset':
@@ -131,7 +174,7 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding): 
       return {
         summary: `The agent dropped samples (${f.reasons ?? 'see the agent page'}).`,
         steps: [
-          'http_4xx / http_429: the destination refused them — see its error; wal_full / too_old: the destination was unreachable longer than the WAL bounds; write_relabel: a drop rule matched.',
+          'http_4xx / http_429: the destination refused them — see its error; wal_full / too_old: the destination was unreachable longer than the WAL bounds. (Samples write_relabel_configs remove on purpose are counted as filtered, not as drops.)',
         ],
       };
     default:

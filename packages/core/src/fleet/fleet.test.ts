@@ -18,7 +18,7 @@ import { applyRetention, recordHeartbeat, refreshRollups, RETENTION, type Heartb
 const AMP = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 
 function cumulative(over: Partial<CumulativeCounters> = {}): CumulativeCounters {
-  return { startedAt: '2026-11-27T00:00:00.000Z', scraped: 0, sent: 0, dropped: 0, retried: 0, droppedByReason: {}, destinations: {}, ...over };
+  return { startedAt: '2026-11-27T00:00:00.000Z', scraped: 0, sent: 0, dropped: 0, filtered: 0, retried: 0, droppedByReason: {}, destinations: {}, ...over };
 }
 
 describe('counter deltas', () => {
@@ -56,8 +56,8 @@ describe('counter deltas', () => {
       });
     const refs = [{ id: 'p1', name: 'Node Metrics', version: 3 }];
     const d = counterDeltas(hb(100, 1), hb(160, 4), refs);
-    expect(d.byPipeline).toEqual({ 'p1:3': { sent: 60, dropped: 3 } });
-    expect(d.byDestination).toEqual({ [AMP]: { sent: 60, dropped: 3, failed: 3 }, 'http://x': { sent: 60, dropped: 0, failed: 0 } });
+    expect(d.byPipeline).toEqual({ 'p1:3': { sent: 60, dropped: 3, filtered: 0 } });
+    expect(d.byDestination).toEqual({ [AMP]: { sent: 60, dropped: 3, filtered: 0, failed: 3 }, 'http://x': { sent: 60, dropped: 0, filtered: 0, failed: 0 } });
     expect(d.failedSends).toBe(3);
   });
 });
@@ -202,7 +202,7 @@ describeEachDatabase('fleet history', (backend) => {
     expected.dropped = expected.http4xx + expected.tooOld;
     await refreshRollups(handle.db, new Date(), 30 * 60_000);
     const overview = await fleetOverview(ctx, { windowMinutes: 60 });
-    expect(overview.totals).toEqual({ scraped: expected.scraped, sent: expected.sent, dropped: expected.dropped, droppedByReason: { http_4xx: expected.http4xx, too_old: expected.tooOld } });
+    expect(overview.totals).toEqual({ scraped: expected.scraped, sent: expected.sent, dropped: expected.dropped, filtered: 0, droppedByReason: { http_4xx: expected.http4xx, too_old: expected.tooOld } });
     expect(overview.series.step).toBe(60);
     expect(overview.series.points.every((p) => p.sent >= 0 && p.scraped >= 0 && p.dropped >= 0)).toBe(true);
     expect(overview.topAgentsByDrops).toEqual([{ id: ids[2], name: 'a3', dropped: perAgentDropped.get(ids[2]!), sent: expect.any(Number) }]);

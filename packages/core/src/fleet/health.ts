@@ -1,4 +1,6 @@
 import type { AgentFinding, AgentHealth } from '@fleet/db';
+import { LEGACY_FILTERED_REASON } from './counters.js';
+import { causeOf } from './diagnosis.js';
 
 /** The heartbeat fields health is judged from (a subset of the protocol's heartbeat). */
 export interface HealthHeartbeat {
@@ -64,6 +66,7 @@ export function findingTitle(kind: string): string {
     TITLES[kind] ??
     {
       config_failed: 'Config could not be applied',
+      config_unbuildable: 'The control plane cannot build this agent\'s config',
       target_down: 'Scrape targets down',
       credentials_expiring: 'Credentials expire without refresh',
       credentials_refresh: 'Credentials refresh fails',
@@ -74,6 +77,42 @@ export function findingTitle(kind: string): string {
   );
 }
 
+/**
+ * Merges destination findings that share one cause — the same kind and the same remedy (see
+ * {@link causeOf}), e.g. "no AWS credentials" on every destination of a host — into one finding
+ * that names every destination affected (critical if any was), in place. Its key names the
+ * kind and the destination URLs, so agents with the same problem still group on the fleet page.
+ */
+export function mergeByCause(findings: AgentFinding[]): void {
+  const groups = new Map<string, number[]>();
+  findings.forEach((f, i) => {
+    if (!f.destination) return;
+    const cause = causeOf(f);
+    groups.set(cause, [...(groups.get(cause) ?? []), i]);
+  });
+  const remove = new Set<number>();
+  for (const indexes of groups.values()) {
+    if (indexes.length < 2) continue;
+    const members = indexes.map((i) => findings[i]!);
+    const urls = [...new Set(members.map((f) => f.url ?? ''))].filter(Boolean).sort();
+    const first = members[0]!;
+    const facts: Record<string, string | number> = { ...first.facts, pending: members.reduce((n, f) => n + (typeof f.facts.pending === 'number' ? f.facts.pending : 0), 0) };
+    if (urls.length > 1) facts.urls = urls.join(', ');
+    const { url: _url, ...rest } = first;
+    findings[indexes[0]!] = {
+      ...rest,
+      key: `${first.kind}|${urls.join(',')}`,
+      severity: members.some((f) => f.severity === 'critical') ? 'critical' : 'warning',
+      destination: members.map((f) => f.destination).join(', '),
+      ...(urls.length === 1 ? { url: urls[0]! } : {}),
+      facts,
+      since: members.map((f) => f.since).sort().at(-1)!,
+    };
+    for (const i of indexes.slice(1)) remove.add(i);
+  }
+  for (const i of [...remove].sort((a, b) => b - a)) findings.splice(i, 1);
+}
+
 /** Facts of the agent beyond the heartbeat. */
 export interface HealthContext {
   now: Date;
@@ -81,6 +120,11 @@ export interface HealthContext {
   clockOffsetMs: number;
   configStatus: string;
   configError: string | null;
+  /**
+   * Why the control plane could not build the agent's config (`agents.config_build_error`, set by
+   * the gateway, null again once a config builds), and since when.
+   */
+  configBuildError?: { message: string; at: Date | null } | null | undefined;
   /** Samples dropped since the previous heartbeat, and the last time drops were seen before. */
   droppedDelta: number;
   droppedByReasonDelta: Record<string, number>;
@@ -112,7 +156,8 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
       // not report it, the newest sample it accepted), so it does not flap between heartbeats.
       const lastOk = d.lastSuccessAt ? Date.parse(d.lastSuccessAt) : d.highestSentTimestampMs;
       const deliveredSinceError = lastOk !== undefined && lastOk >= Date.parse(e.at);
-      const dropping = Object.values(d.droppedByReason).some((n) => n > 0);
+      // Samples write relabelling removed on purpose (reported as drops by older agents) are not lost.
+      const dropping = Object.entries(d.droppedByReason).some(([reason, n]) => reason !== LEGACY_FILTERED_REASON && n > 0);
       const stalled = !deliveredSinceError && (d.pendingSamples > 0 || dropping);
       const severity = stalled ? 'critical' : 'warning';
       const facts: Record<string, string | number> = { message: e.message };
@@ -134,6 +179,8 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
     }
   }
 
+  mergeByCause(findings);
+
   const down = hb.targets.filter((t) => !t.up);
   if (down.length) {
     const first = down[0]!;
@@ -154,6 +201,11 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
 
   if (ctx.configStatus === 'failed') {
     findings.push({ key: 'config_failed', severity: 'critical', kind: 'config_failed', title: findingTitle('config_failed'), facts: { error: ctx.configError ?? 'unknown' }, since: since(undefined) });
+  }
+
+  const build = ctx.configBuildError;
+  if (build?.message) {
+    findings.push({ key: 'config_unbuildable', severity: 'critical', kind: 'config_unbuildable', title: findingTitle('config_unbuildable'), facts: { error: build.message }, since: build.at ? build.at.toISOString() : since(undefined) });
   }
 
   const lastDropAt = ctx.droppedDelta > 0 ? ctx.now : ctx.lastDropAt;

@@ -6,7 +6,7 @@ import { pipelineRollout } from '../agents/rollout.js';
 import { AppError } from '../errors.js';
 import { canonicalJson } from '../pipelines/document.js';
 import { remedyForFinding, type Remedy } from './diagnosis.js';
-import { HEALTH } from './health.js';
+import { findingTitle, HEALTH } from './health.js';
 
 /** Windows the dashboards offer, in minutes. */
 export const STATS_WINDOWS = [60, 360, 1440, 7 * 1440, 30 * 1440] as const;
@@ -17,7 +17,10 @@ export interface RatePoint {
   t: string;
   scraped: number;
   sent: number;
+  /** Samples lost (given up on). */
   dropped: number;
+  /** Samples write relabelling removed on purpose: not sent, not lost. */
+  filtered: number;
   droppedByReason: Record<string, number>;
 }
 
@@ -28,9 +31,9 @@ const num = (v: unknown) => Number(v ?? 0);
 /** Rates of a rollup scope over a window (samples per second per step), oldest first. */
 async function rateSeries(db: Db, scope: string, windowMinutes: number, now: Date): Promise<{ step: number; points: RatePoint[] }> {
   const step = stepFor(windowMinutes);
-  const rows = await queryRows<{ bucket: string | Date; samples_scraped: string; samples_sent: string; samples_dropped: string; dropped_by_reason: Record<string, number> }>(
+  const rows = await queryRows<{ bucket: string | Date; samples_scraped: string; samples_sent: string; samples_dropped: string; samples_filtered: string; dropped_by_reason: Record<string, number> }>(
     db,
-    sql`select bucket, samples_scraped, samples_sent, samples_dropped, dropped_by_reason from stats_rollups
+    sql`select bucket, samples_scraped, samples_sent, samples_dropped, samples_filtered, dropped_by_reason from stats_rollups
         where scope = ${scope} and step_seconds = ${step} and bucket >= ${since(now, windowMinutes).toISOString()}::timestamptz
           and bucket <= ${new Date(now.getTime() - step * 1000).toISOString()}::timestamptz order by bucket`,
   );
@@ -41,21 +44,43 @@ async function rateSeries(db: Db, scope: string, windowMinutes: number, now: Dat
       scraped: num(r.samples_scraped) / step,
       sent: num(r.samples_sent) / step,
       dropped: num(r.samples_dropped) / step,
+      filtered: num(r.samples_filtered) / step,
       droppedByReason: Object.fromEntries(Object.entries(r.dropped_by_reason ?? {}).map(([k, v]) => [k, num(v) / step])),
     })),
   };
 }
 
 function totalsOf(points: RatePoint[], step: number) {
-  const t = { scraped: 0, sent: 0, dropped: 0, droppedByReason: {} as Record<string, number> };
+  const t = { scraped: 0, sent: 0, dropped: 0, filtered: 0, droppedByReason: {} as Record<string, number> };
   for (const p of points) {
     t.scraped += p.scraped * step;
     t.sent += p.sent * step;
     t.dropped += p.dropped * step;
+    t.filtered += p.filtered * step;
     for (const [k, v] of Object.entries(p.droppedByReason)) t.droppedByReason[k] = (t.droppedByReason[k] ?? 0) + v * step;
   }
   const round = (n: number) => Math.round(n);
-  return { scraped: round(t.scraped), sent: round(t.sent), dropped: round(t.dropped), droppedByReason: Object.fromEntries(Object.entries(t.droppedByReason).map(([k, v]) => [k, round(v)])) };
+  return {
+    scraped: round(t.scraped),
+    sent: round(t.sent),
+    dropped: round(t.dropped),
+    filtered: round(t.filtered),
+    droppedByReason: Object.fromEntries(Object.entries(t.droppedByReason).map(([k, v]) => [k, round(v)])),
+  };
+}
+
+/**
+ * Whether there is any history to judge by: fleet roll-ups in the window (charts, totals,
+ * destinations) and per-minute stats rows (the per-agent lists). Before the first roll-up an
+ * empty list means "no data yet", not "nothing went wrong".
+ */
+async function historyIn(db: Db, windowMinutes: number, now: Date): Promise<{ rollups: boolean; stats: boolean }> {
+  const [r] = await queryRows<{ rollups: boolean; stats: boolean }>(
+    db,
+    sql`select exists(select 1 from stats_rollups where scope = 'fleet' and step_seconds = ${stepFor(windowMinutes)} and bucket >= ${since(now, windowMinutes).toISOString()}::timestamptz) as rollups,
+               exists(select 1 from agent_stats where bucket >= ${since(now, Math.min(windowMinutes, 1440)).toISOString()}::timestamptz) as stats`,
+  );
+  return { rollups: Boolean(r?.rollups), stats: Boolean(r?.stats) };
 }
 
 /** Agent counts by state: offline (was connected), never connected, and connected by health. */
@@ -87,37 +112,76 @@ export interface FindingGroup {
   remedy: Remedy;
 }
 
-/** Findings across connected agents, grouped by problem and destination, critical first. */
+/**
+ * Findings across connected agents, grouped by problem, critical first. Groups (one per finding
+ * key: kind and destination URLs) that share a cause — the same kind and the same remedy, e.g.
+ * "no AWS credentials" on different destinations — are merged into one group that counts each
+ * agent once. A group of one EC2 agent gets remedies naming its instance.
+ */
 export async function fleetFindings(ctx: { db: Db }, limit = 20): Promise<FindingGroup[]> {
-  const rows = await queryRows<{ key: string; critical: boolean; n: number; agent_id: string; name: string; finding: AgentFinding }>(
+  const rows = await queryRows<{ key: string; critical: boolean; n: number; agent_id: string; name: string; instance_id: string | null; finding: AgentFinding }>(
     ctx.db,
-    sql`select f->>'key' as key, bool_or(f->>'severity' = 'critical') as critical, count(*)::int as n,
+    sql`select f->>'key' as key, bool_or(f->>'severity' = 'critical') as critical, count(distinct a.id)::int as n,
           (array_agg(a.id order by a.name))[1] as agent_id, (array_agg(a.name order by a.name))[1] as name,
+          (array_agg(a.description->>'instanceId' order by a.name))[1] as instance_id,
           (array_agg(f order by a.name))[1] as finding
         from agents a, jsonb_array_elements(a.findings) f
         where a.connected and a.revoked_at is null
         group by f->>'key'
-        order by bool_or(f->>'severity' = 'critical') desc, count(*) desc, f->>'key'
+        order by bool_or(f->>'severity' = 'critical') desc, count(distinct a.id) desc, f->>'key'
         limit ${limit}`,
   );
-  return Promise.all(
-    rows.map(async (r) => ({
-      key: r.key,
-      kind: r.finding.kind,
-      severity: r.critical ? ('critical' as const) : ('warning' as const),
-      title: r.finding.title,
-      url: r.finding.url ?? null,
-      agents: r.n,
-      exampleAgent: { id: r.agent_id, name: r.name },
-      finding: r.finding,
-      remedy: await remedyForFinding(ctx, r.finding),
-    })),
+  // Merged by cause: the remedy as it reads for any agent (no instance named).
+  const byCause = new Map<string, { rows: typeof rows; remedy: Remedy }>();
+  for (const r of rows) {
+    const remedy = await remedyForFinding(ctx, r.finding);
+    const cause = `${r.finding.kind}|${JSON.stringify(remedy)}`;
+    const group = byCause.get(cause);
+    if (group) group.rows.push(r);
+    else byCause.set(cause, { rows: [r], remedy });
+  }
+  const groups = await Promise.all(
+    [...byCause.values()].map(async ({ rows: members, remedy }): Promise<FindingGroup> => {
+      const first = members[0]!;
+      let agentsAffected = first.n;
+      if (members.length > 1) {
+        const [c] = await queryRows<{ n: number }>(
+          ctx.db,
+          sql`select count(distinct a.id)::int as n from agents a, jsonb_array_elements(a.findings) f
+              where a.connected and a.revoked_at is null and f->>'key' in ${members.map((m) => m.key)}`,
+        );
+        agentsAffected = c?.n ?? first.n;
+      }
+      const urls = [...new Set(members.flatMap((m) => (m.finding.url ? [m.finding.url] : String(m.finding.facts.urls ?? '').split(', ').filter(Boolean))))].sort();
+      const finding: AgentFinding =
+        members.length > 1
+          ? {
+              ...first.finding,
+              destination: [...new Set(members.flatMap((m) => (m.finding.destination ?? '').split(', ').filter(Boolean)))].join(', '),
+              facts: { ...first.finding.facts, ...(urls.length > 1 ? { urls: urls.join(', ') } : {}) },
+            }
+          : first.finding;
+      if (members.length > 1 && urls.length !== 1) delete finding.url;
+      return {
+        key: members.map((m) => m.key).join(' + '),
+        kind: first.finding.kind,
+        severity: members.some((m) => m.critical) ? 'critical' : 'warning',
+        title: first.finding.title,
+        url: urls.length === 1 ? urls[0]! : null,
+        agents: agentsAffected,
+        exampleAgent: { id: first.agent_id, name: first.name },
+        finding,
+        remedy: agentsAffected === 1 && first.instance_id ? await remedyForFinding(ctx, finding, { instanceId: first.instance_id }) : remedy,
+      };
+    }),
   );
+  return groups.sort((a, b) => Number(b.severity === 'critical') - Number(a.severity === 'critical') || b.agents - a.agents || a.key.localeCompare(b.key));
 }
 
 /**
- * The fleet overview: agent counts by health, fleet-wide rates (scraped, sent, dropped by reason)
- * over the window, totals, the agents and destinations dropping or failing most, agents whose
+ * The fleet overview: agent counts by health, fleet-wide rates (scraped, sent, dropped by reason,
+ * filtered on purpose) over the window, totals, whether there is any history yet (`history`: no
+ * roll-up yet means "no data", not "all is well"), the agents and destinations dropping or failing most, agents whose
  * credentials lapse or whose clock is off, grouped findings with remedies, and the rollout of the
  * latest published versions. Everything is aggregated in the database.
  */
@@ -126,9 +190,10 @@ export async function fleetOverview(ctx: { db: Db }, input: { windowMinutes: num
   const windowMinutes = input.windowMinutes;
   // Per-agent history is kept 24 h: "top" lists look at most that far back.
   const recent = since(now, Math.min(windowMinutes, 1440)).toISOString();
-  const [counts, series, topAgentsByDrops, topAgentsByErrors, topDestinations, credentials, clockSkew, findings, latest] = await Promise.all([
+  const [counts, series, history, topAgentsByDrops, topAgentsByErrors, topDestinations, credentials, clockSkew, findings, latest] = await Promise.all([
     fleetCounts(ctx),
     rateSeries(ctx.db, 'fleet', windowMinutes, now),
+    historyIn(ctx.db, windowMinutes, now),
     // Agents with drops are found through the partial index of rows with drops (counter deltas are
     // never negative, so "sum > 0" is "some row > 0"); only the ten shown have their sent summed.
     queryRows<{ id: string; name: string; dropped: string; sent: string }>(
@@ -202,6 +267,7 @@ export async function fleetOverview(ctx: { db: Db }, input: { windowMinutes: num
     windowMinutes,
     counts,
     series,
+    history,
     totals: totalsOf(series.points, series.step),
     topAgentsByDrops: topAgentsByDrops.map((r) => ({ id: r.id, name: r.name, dropped: num(r.dropped), sent: num(r.sent) })),
     topAgentsByErrors,
@@ -225,21 +291,38 @@ export async function agentDetail(ctx: { db: Db }, agentId: string, input: { win
   const now = input.now ?? new Date();
   const windowMinutes = Math.min(input.windowMinutes ?? 60, 1440);
   const [agent] = await ctx.db
-    .select({ findings: agents.findings, desiredConfig: agents.desiredConfig, appliedConfig: agents.appliedConfig, desiredHash: agents.desiredConfigHash, appliedHash: agents.appliedConfigHash })
+    .select({
+      findings: agents.findings,
+      description: agents.description,
+      configBuildError: agents.configBuildError,
+      configBuildErrorAt: agents.configBuildErrorAt,
+      desiredConfig: agents.desiredConfig,
+      appliedConfig: agents.appliedConfig,
+      desiredHash: agents.desiredConfigHash,
+      appliedHash: agents.appliedConfigHash,
+    })
     .from(agents)
     .where(and(eq(agents.id, agentId), isNull(agents.revokedAt)));
   if (!agent) throw new AppError('NOT_FOUND', 'no such agent (it may have been removed)');
   const [connections, errors, stats] = await Promise.all([
     ctx.db.select().from(agentConnections).where(eq(agentConnections.agentId, agentId)).orderBy(desc(agentConnections.connectedAt)).limit(20),
     ctx.db.select().from(agentErrors).where(eq(agentErrors.agentId, agentId)).orderBy(desc(agentErrors.at)).limit(50),
-    queryRows<{ bucket: string | Date; samples_scraped: string; samples_sent: string; samples_dropped: string; pending_samples: string; wal_bytes: string; dropped_by_reason: Record<string, number> }>(
+    queryRows<{ bucket: string | Date; samples_scraped: string; samples_sent: string; samples_dropped: string; samples_filtered: string; pending_samples: string; wal_bytes: string; dropped_by_reason: Record<string, number> }>(
       ctx.db,
-      sql`select bucket, samples_scraped, samples_sent, samples_dropped, pending_samples, wal_bytes, dropped_by_reason from agent_stats
+      sql`select bucket, samples_scraped, samples_sent, samples_dropped, samples_filtered, pending_samples, wal_bytes, dropped_by_reason from agent_stats
           where agent_id = ${agentId} and bucket >= ${since(now, windowMinutes).toISOString()}::timestamptz
             and bucket <= ${new Date(now.getTime() - 60_000).toISOString()}::timestamptz order by bucket`,
     ),
   ]);
-  const findings = await Promise.all(agent.findings.map(async (f) => ({ ...f, remedy: await remedyForFinding(ctx, f) })));
+  // The build error is the gateway's, not the heartbeat's: shown (or cleared) at once, before the
+  // next heartbeat recomputes the findings.
+  const build = agent.configBuildError;
+  const current = agent.findings.filter((f) => f.kind !== 'config_unbuildable');
+  if (build) {
+    current.unshift({ key: 'config_unbuildable', severity: 'critical', kind: 'config_unbuildable', title: findingTitle('config_unbuildable'), facts: { error: build }, since: (agent.configBuildErrorAt ?? now).toISOString() });
+  }
+  const instanceId = typeof agent.description.instanceId === 'string' ? agent.description.instanceId : undefined;
+  const findings = await Promise.all(current.map(async (f) => ({ ...f, remedy: await remedyForFinding(ctx, f, { instanceId }) })));
   const identical = agent.desiredHash !== null && agent.desiredHash === agent.appliedHash;
   const patch = identical || !agent.desiredConfig ? null : structuredPatch('applied', 'desired', yamlOf(agent.appliedConfig), yamlOf(agent.desiredConfig), '', '', { context: 3 });
   return {
@@ -251,6 +334,7 @@ export async function agentDetail(ctx: { db: Db }, agentId: string, input: { win
       scraped: num(r.samples_scraped) / 60,
       sent: num(r.samples_sent) / 60,
       dropped: num(r.samples_dropped) / 60,
+      filtered: num(r.samples_filtered) / 60,
       pending: num(r.pending_samples),
       walBytes: num(r.wal_bytes),
       droppedByReason: Object.fromEntries(Object.entries(r.dropped_by_reason ?? {}).map(([k, v]) => [k, num(v) / 60])),
@@ -264,15 +348,16 @@ export const REGRESSION = { minSamples: 100, factor: 2, minIncrease: 0.01, windo
 
 /**
  * Delivery per version of a pipeline: agents running each version, samples/s and drop rate over
- * the window, the rate series of the published version, and a regression flag when agents
- * dropped clearly more after the published version rolled out than before.
+ * the window (dropped over sent + dropped; samples filtered on purpose apart), the rate series of
+ * the published version, whether the fleet has any history in the window yet (`history`), and a
+ * regression flag when agents dropped clearly more after the published version rolled out than before.
  */
 export async function pipelineStats(ctx: { db: Db }, pipelineId: string, input: { windowMinutes: number; now?: Date }) {
   const now = input.now ?? new Date();
   const rollout = await pipelineRollout(ctx, pipelineId, 0);
-  const versions = await queryRows<{ scope: string; sent: string; dropped: string }>(
+  const versions = await queryRows<{ scope: string; sent: string; dropped: string; filtered: string }>(
     ctx.db,
-    sql`select scope, sum(samples_sent) as sent, sum(samples_dropped) as dropped from stats_rollups
+    sql`select scope, sum(samples_sent) as sent, sum(samples_dropped) as dropped, sum(samples_filtered) as filtered from stats_rollups
         where scope like ${`pipeline:${pipelineId}:%`} and step_seconds = 300 and bucket >= ${since(now, input.windowMinutes).toISOString()}::timestamptz
         group by scope`,
   );
@@ -282,10 +367,12 @@ export async function pipelineStats(ctx: { db: Db }, pipelineId: string, input: 
       const version = Number(v.scope.split(':').at(-1));
       const sent = num(v.sent);
       const dropped = num(v.dropped);
-      return { version, agents: rollout.running.find((r) => r.version === version)?.agents ?? 0, sentPerSecond: sent / seconds, dropRate: sent + dropped > 0 ? dropped / (sent + dropped) : 0, sent, dropped };
+      const filtered = num(v.filtered);
+      // Over what was meant to be sent: samples filtered on purpose are neither sent nor lost.
+      return { version, agents: rollout.running.find((r) => r.version === version)?.agents ?? 0, sentPerSecond: sent / seconds, dropRate: sent + dropped > 0 ? dropped / (sent + dropped) : 0, sent, dropped, filtered };
     })
     .sort((a, b) => b.version - a.version);
-  for (const r of rollout.running) if (!perVersion.some((v) => v.version === r.version)) perVersion.push({ version: r.version, agents: r.agents, sentPerSecond: 0, dropRate: 0, sent: 0, dropped: 0 });
+  for (const r of rollout.running) if (!perVersion.some((v) => v.version === r.version)) perVersion.push({ version: r.version, agents: r.agents, sentPerSecond: 0, dropRate: 0, sent: 0, dropped: 0, filtered: 0 });
   perVersion.sort((a, b) => b.version - a.version);
 
   let regression: { version: number; before: number; after: number; message: string } | null = null;
@@ -309,6 +396,9 @@ export async function pipelineStats(ctx: { db: Db }, pipelineId: string, input: 
       regression = { version: rollout.publishedVersion, before, after, message: `Since v${rollout.publishedVersion} rolled out, ${pct(after)} of samples are dropped (${pct(before)} in the hour before).` };
     }
   }
-  const series = rollout.publishedVersion === null ? { step: stepFor(input.windowMinutes), points: [] as RatePoint[] } : await rateSeries(ctx.db, `pipeline:${pipelineId}:${rollout.publishedVersion}`, input.windowMinutes, now);
-  return { publishedVersion: rollout.publishedVersion, perVersion, series, regression };
+  const [series, history] = await Promise.all([
+    rollout.publishedVersion === null ? { step: stepFor(input.windowMinutes), points: [] as RatePoint[] } : rateSeries(ctx.db, `pipeline:${pipelineId}:${rollout.publishedVersion}`, input.windowMinutes, now),
+    historyIn(ctx.db, input.windowMinutes, now),
+  ]);
+  return { publishedVersion: rollout.publishedVersion, perVersion, series, regression, history };
 }

@@ -1,13 +1,13 @@
 import { agentConnections, agentErrors, agents, agentStats, queryRows, statsRollups, type ConfigPipelineRef, type Db } from '@fleet/db';
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import { counterDeltas, cumulativeOf, type CounterDeltas, type CumulativeCounters, type HeartbeatCounters } from './counters.js';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { counterDeltas, cumulativeOf, safeCount, storedCounters, type CounterDeltas, type HeartbeatCounters } from './counters.js';
 import { assessHeartbeat, type HealthHeartbeat } from './health.js';
 
 /** A heartbeat as the gateway hands it over (validated by @fleet/protocol). */
 export interface HeartbeatReport {
   at: string;
   startedAt?: string | undefined;
-  counters: { samplesScraped: number; samplesSent: number; samplesDropped: number; samplesRetried: number; pendingSamples: number; walBytes: number };
+  counters: { samplesScraped: number; samplesSent: number; samplesDropped: number; samplesRetried: number; samplesFiltered?: number | undefined; pendingSamples: number; walBytes: number };
   destinations: Array<HeartbeatCounters['destinations'][number] & HealthHeartbeat['destinations'][number]>;
   targets: HealthHeartbeat['targets'];
   [key: string]: unknown;
@@ -22,24 +22,49 @@ export const RETENTION = {
   connectionsMs: 30 * 24 * 3_600_000,
 } as const;
 
+/**
+ * Bounds of the per-agent error history (`agent_errors`): an agent can report a new error on
+ * every destination in every heartbeat. At most `perMinute` new rows per agent per minute
+ * (control-plane time; the rest are not recorded, the latest error stays in the heartbeat and
+ * the findings) and at most `keptPerAgent` rows per agent (the oldest are deleted).
+ */
+export const ERROR_HISTORY = { perMinute: 20, keptPerAgent: 500 } as const;
+
 const minuteOf = (d: Date) => new Date(Math.floor(d.getTime() / 60_000) * 60_000);
 
+/** `a + b` as a stored count (never beyond `Number.MAX_SAFE_INTEGER`). */
+const plus = (a: unknown, b: unknown) => Math.min(Number.MAX_SAFE_INTEGER, safeCount(a) + safeCount(b));
+
 function addInto(target: Record<string, number>, source: Record<string, number>): Record<string, number> {
-  const out = { ...target };
-  for (const [k, v] of Object.entries(source)) out[k] = (out[k] ?? 0) + v;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(target)) out[k] = safeCount(v);
+  for (const [k, v] of Object.entries(source)) out[k] = plus(out[k], v);
   return out;
 }
 
 function addNested<T extends Record<string, number>>(target: Record<string, T>, source: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = { ...target };
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries(target)) if (typeof v === 'object' && v !== null) out[k] = addInto(v, {}) as T;
   for (const [k, v] of Object.entries(source)) out[k] = addInto(out[k] ?? {}, v) as T;
   return out;
 }
 
+/** How many errors of this agent were recorded in the current minute (kept in `agents.last_counters`). */
+interface ErrorBudget {
+  minute: string;
+  recorded: number;
+}
+
+function errorBudgetOf(raw: unknown, minute: Date): ErrorBudget {
+  const b = (raw as { errorBudget?: Partial<ErrorBudget> } | null)?.errorBudget;
+  return b && b.minute === minute.toISOString() ? { minute: b.minute, recorded: safeCount(b.recorded) } : { minute: minute.toISOString(), recorded: 0 };
+}
+
 /**
- * Records a heartbeat: the agent's live state (last seen, latest report, health and findings),
- * its counter deltas into the current minute's stats row (resets handled, see
- * {@link counterDeltas}), and any destination error it has not reported before.
+ * Records a heartbeat: the agent's live state (last seen, latest report, health and findings,
+ * including a config the control plane cannot build), its counter deltas into the current
+ * minute's stats row (resets handled, see {@link counterDeltas}; only safe counts ≥ 0 are
+ * written), and any destination error it has not reported before (bounded, {@link ERROR_HISTORY}).
  * Heartbeats of one agent arrive in order (the gateway serialises a session's writes).
  */
 export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatReport, clockOffsetMs: number, now = new Date()): Promise<CounterDeltas | null> {
@@ -51,6 +76,8 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
         appliedPipelines: agents.appliedPipelines,
         configStatus: agents.configStatus,
         configError: agents.configError,
+        configBuildError: agents.configBuildError,
+        configBuildErrorAt: agents.configBuildErrorAt,
         lastDropAt: agents.lastDropAt,
         findings: agents.findings,
       })
@@ -58,21 +85,24 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
       .where(eq(agents.id, agentId));
     if (!row) return null;
     const current = cumulativeOf(hb);
-    const deltas = counterDeltas((row.lastCounters as CumulativeCounters | null) ?? null, current, row.appliedPipelines as ConfigPipelineRef[]);
+    const deltas = counterDeltas(storedCounters(row.lastCounters), current, row.appliedPipelines as ConfigPipelineRef[]);
     const { health, findings, lastDropAt } = assessHeartbeat(hb, {
       now,
       clockOffsetMs,
       configStatus: row.configStatus,
       configError: row.configError,
+      configBuildError: row.configBuildError ? { message: row.configBuildError, at: row.configBuildErrorAt } : null,
       droppedDelta: deltas.dropped,
       droppedByReasonDelta: deltas.droppedByReason,
       lastDropAt: row.lastDropAt,
       previousDropReasons: String(row.findings.find((f) => f.kind === 'drops')?.facts.reasons ?? '') || undefined,
     });
 
-    // Errors not reported before (a destination's last error changed).
+    // Errors not reported before (a destination's last error changed), within the agent's budget.
     const previous = new Map(((row.lastHeartbeat as HealthHeartbeat | null)?.destinations ?? []).map((d) => [d.name, d.lastError?.at]));
-    const fresh = hb.destinations.filter((d) => d.lastError && previous.get(d.name) !== d.lastError.at);
+    const budget = errorBudgetOf(row.lastCounters, minuteOf(now));
+    const fresh = hb.destinations.filter((d) => d.lastError && previous.get(d.name) !== d.lastError.at).slice(0, Math.max(0, ERROR_HISTORY.perMinute - budget.recorded));
+    budget.recorded += fresh.length;
     if (fresh.length) {
       await tx.insert(agentErrors).values(
         fresh.map((d) => ({
@@ -87,6 +117,10 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
           detail: d.lastError!.detail ?? null,
         })),
       );
+      // Keep the newest rows of this agent only (ids grow with insertion).
+      await tx.execute(sql`
+        delete from ${agentErrors} where ${agentErrors.agentId} = ${agentId} and ${agentErrors.id} <= (
+          select e.id from ${agentErrors} e where e.agent_id = ${agentId} order by e.id desc offset ${ERROR_HISTORY.keptPerAgent} limit 1)`);
     }
 
     await tx
@@ -96,7 +130,7 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
         connected: true,
         offlineSince: null,
         lastHeartbeat: { ...hb, receivedAt: now.toISOString(), clockOffsetMs },
-        lastCounters: current as unknown as Record<string, unknown>,
+        lastCounters: { ...current, errorBudget: budget } as unknown as Record<string, unknown>,
         health,
         findings,
         lastDropAt,
@@ -111,14 +145,15 @@ export async function recordHeartbeat(db: Db, agentId: string, hb: HeartbeatRepo
     const values = {
       agentId,
       bucket,
-      samplesScraped: (existing?.samplesScraped ?? 0) + deltas.scraped,
-      samplesSent: (existing?.samplesSent ?? 0) + deltas.sent,
-      samplesDropped: (existing?.samplesDropped ?? 0) + deltas.dropped,
-      samplesRetried: (existing?.samplesRetried ?? 0) + deltas.retried,
-      failedSends: (existing?.failedSends ?? 0) + deltas.failedSends,
+      samplesScraped: plus(existing?.samplesScraped, deltas.scraped),
+      samplesSent: plus(existing?.samplesSent, deltas.sent),
+      samplesDropped: plus(existing?.samplesDropped, deltas.dropped),
+      samplesFiltered: plus(existing?.samplesFiltered, deltas.filtered),
+      samplesRetried: plus(existing?.samplesRetried, deltas.retried),
+      failedSends: plus(existing?.failedSends, deltas.failedSends),
       droppedByReason: addInto(existing?.droppedByReason ?? {}, deltas.droppedByReason),
-      pendingSamples: Math.round(hb.counters.pendingSamples),
-      walBytes: Math.round(hb.counters.walBytes),
+      pendingSamples: safeCount(hb.counters.pendingSamples),
+      walBytes: safeCount(hb.counters.walBytes),
       byPipeline: addNested(existing?.byPipeline ?? {}, deltas.byPipeline),
       byDestination: addNested(existing?.byDestination ?? {}, deltas.byDestination),
     };
@@ -159,9 +194,21 @@ export async function closeConnectionsOf(db: Db, agentIds: string[], reason: str
 const ORIGIN = '2000-01-01T00:00:00Z';
 
 /**
- * Recomputes the rollups of recent buckets (fleet-wide and per pipeline version, 1- and 5-minute
- * steps) from the per-minute stats. Idempotent: each bucket is replaced by the sums of the raw
- * rows, so replicas may run it concurrently and a late heartbeat is counted at the next run.
+ * A jsonb text value as a count: its bigint when it is a plain whole number of at most 15 digits,
+ * else 0. Rows are written sanitised ({@link recordHeartbeat}), but a bad value (a fraction, a
+ * string, a hand-edited row) must not make the cast fail and stop every roll-up.
+ */
+const countOf = (text: SQL) => sql`(case when ${text} ~ '^[0-9]{1,15}$' then (${text})::bigint else 0 end)`;
+/** A jsonb column as an object (`{}` when it holds anything else), so jsonb_each never fails on it. */
+const objectOf = (column: SQL) => sql`(case when jsonb_typeof(${column}) = 'object' then ${column} else '{}'::jsonb end)`;
+/** A sum kept within bigint (and JavaScript's safe integers). */
+const capped = (sum: SQL) => sql`least(coalesce(${sum}, 0), 9007199254740991)`;
+
+/**
+ * Recomputes the rollups of recent buckets (fleet-wide, per pipeline version and per destination
+ * URL, 1- and 5-minute steps) from the per-minute stats. Idempotent: each bucket is replaced by
+ * the sums of the raw rows, so replicas may run it concurrently and a late heartbeat is counted
+ * at the next run. A malformed value in a row counts as 0 instead of failing the run.
  */
 export async function refreshRollups(db: Db, now = new Date(), lookbackMs = 10 * 60_000): Promise<void> {
   for (const step of [60, 300]) {
@@ -169,35 +216,37 @@ export async function refreshRollups(db: Db, now = new Date(), lookbackMs = 10 *
     const bin = sql`date_bin(${`${step} seconds`}::interval, s.bucket, ${ORIGIN}::timestamptz)`;
     await db.execute(sql`
       with b as (
-        select ${bin} as b, s.agent_id, s.samples_scraped, s.samples_sent, s.samples_dropped, s.samples_retried, s.dropped_by_reason
+        select ${bin} as b, s.agent_id, s.samples_scraped, s.samples_sent, s.samples_dropped, s.samples_filtered, s.samples_retried, ${objectOf(sql`s.dropped_by_reason`)} as dropped_by_reason
         from ${agentStats} s where s.bucket >= ${from.toISOString()}::timestamptz
       ),
-      reasons as (select b.b, r.key, sum(r.value::bigint) as n from b, jsonb_each_text(b.dropped_by_reason) r group by b.b, r.key),
+      reasons as (select b.b, r.key, ${capped(sql`sum(${countOf(sql`r.value`)})`)} as n from b, jsonb_each_text(b.dropped_by_reason) r group by b.b, r.key),
       rj as (select reasons.b, jsonb_object_agg(reasons.key, reasons.n) as j from reasons group by reasons.b)
-      insert into ${statsRollups} (scope, step_seconds, bucket, samples_scraped, samples_sent, samples_dropped, samples_retried, dropped_by_reason, agents)
-      select 'fleet', ${step}, b.b, sum(b.samples_scraped), sum(b.samples_sent), sum(b.samples_dropped), sum(b.samples_retried), coalesce(min(rj.j::text), '{}')::jsonb, count(distinct b.agent_id)
+      insert into ${statsRollups} (scope, step_seconds, bucket, samples_scraped, samples_sent, samples_dropped, samples_filtered, samples_retried, dropped_by_reason, agents)
+      select 'fleet', ${step}, b.b, ${capped(sql`sum(b.samples_scraped)`)}, ${capped(sql`sum(b.samples_sent)`)}, ${capped(sql`sum(b.samples_dropped)`)}, ${capped(sql`sum(b.samples_filtered)`)},
+        ${capped(sql`sum(b.samples_retried)`)}, coalesce(min(rj.j::text), '{}')::jsonb, count(distinct b.agent_id)
       from b left join rj on rj.b = b.b
       group by b.b
       on conflict (scope, step_seconds, bucket) do update set
-        samples_scraped = excluded.samples_scraped, samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped,
+        samples_scraped = excluded.samples_scraped, samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, samples_filtered = excluded.samples_filtered,
         samples_retried = excluded.samples_retried, dropped_by_reason = excluded.dropped_by_reason, agents = excluded.agents`);
+    const field = (name: string) => capped(sql`sum(${countOf(sql`(p.value->>${name})`)})`);
     await db.execute(sql`
-      insert into ${statsRollups} (scope, step_seconds, bucket, samples_sent, samples_dropped, agents)
-      select 'pipeline:' || p.key, ${step}, ${bin}, sum((p.value->>'sent')::bigint), sum((p.value->>'dropped')::bigint), count(distinct s.agent_id)
-      from ${agentStats} s, jsonb_each(s.by_pipeline) p
+      insert into ${statsRollups} (scope, step_seconds, bucket, samples_sent, samples_dropped, samples_filtered, agents)
+      select 'pipeline:' || p.key, ${step}, ${bin}, ${field('sent')}, ${field('dropped')}, ${field('filtered')}, count(distinct s.agent_id)
+      from ${agentStats} s, jsonb_each(${objectOf(sql`s.by_pipeline`)}) p
       where s.bucket >= ${from.toISOString()}::timestamptz
       group by 1, 3
       on conflict (scope, step_seconds, bucket) do update set
-        samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, agents = excluded.agents`);
+        samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, samples_filtered = excluded.samples_filtered, agents = excluded.agents`);
     // Per destination URL, so "destinations dropping or failing most" reads rollups, not raw rows.
     await db.execute(sql`
-      insert into ${statsRollups} (scope, step_seconds, bucket, samples_sent, samples_dropped, failed_sends, agents)
-      select 'destination:' || d.key, ${step}, ${bin}, sum((d.value->>'sent')::bigint), sum((d.value->>'dropped')::bigint), sum((d.value->>'failed')::bigint), count(distinct s.agent_id)
-      from ${agentStats} s, jsonb_each(s.by_destination) d
+      insert into ${statsRollups} (scope, step_seconds, bucket, samples_sent, samples_dropped, samples_filtered, failed_sends, agents)
+      select 'destination:' || p.key, ${step}, ${bin}, ${field('sent')}, ${field('dropped')}, ${field('filtered')}, ${field('failed')}, count(distinct s.agent_id)
+      from ${agentStats} s, jsonb_each(${objectOf(sql`s.by_destination`)}) p
       where s.bucket >= ${from.toISOString()}::timestamptz
       group by 1, 3
       on conflict (scope, step_seconds, bucket) do update set
-        samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, failed_sends = excluded.failed_sends, agents = excluded.agents`);
+        samples_sent = excluded.samples_sent, samples_dropped = excluded.samples_dropped, samples_filtered = excluded.samples_filtered, failed_sends = excluded.failed_sends, agents = excluded.agents`);
   }
 }
 
