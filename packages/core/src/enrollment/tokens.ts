@@ -7,18 +7,40 @@ import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** A NUL or a lone UTF-16 surrogate: PostgreSQL stores neither (the same rule as @fleet/protocol's isStorableText). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_MESSAGE = 'contains a NUL character or a lone UTF-16 surrogate';
+const storable = (s: string) => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 const ROLE_ARN_GLOB = /^arn:(aws|aws-cn|aws-us-gov|\*):iam::(\d{12}|\*):role\/[\w+=,.@/*?-]+$/;
+
+/**
+ * Limits on the labels an agent declares for itself at enrollment: at most 20; names by
+ * Prometheus's rule, at most 100 characters, not starting with the reserved `__`; values of at
+ * most 200 characters. The same as `@fleet/protocol`'s SELF_DECLARED_LABEL_LIMITS (the gateway
+ * checks them when it parses the request; enrollAgent checks them again).
+ */
+export const SELF_DECLARED_LABEL_LIMITS = { count: 20, nameLength: 100, valueLength: 200 } as const;
 
 /** Input of a new enrollment token (admins only). */
 export const newTokenSchema = z
   .object({
-    name: z.string().trim().min(1, 'required').max(100),
+    name: z.string().trim().min(1, 'required').max(100).refine(storable, UNSTORABLE_MESSAGE),
     /** Lifetime from now, in hours (1 hour to 1 year). */
     expiresInHours: z.number().int().min(1, 'at least 1 hour').max(24 * 365, 'at most a year'),
     /** How many agents may enroll with it; omit for unlimited until expiry. */
     maxUses: z.number().int().min(1).max(1_000_000).optional(),
-    /** Labels stamped onto every agent enrolled with it. */
-    labels: z.record(z.string().regex(LABEL_NAME, 'not a valid label name'), z.string().max(1024)).default({}),
+    /** Labels stamped onto every agent enrolled with it; they win over labels the agent declares. */
+    labels: z
+      .record(
+        z.string().regex(LABEL_NAME, 'not a valid label name'),
+        z.string().max(1024).refine(storable, UNSTORABLE_MESSAGE),
+      )
+      .default({}),
+    /**
+     * Whether agents may add labels of their own at enrollment (`fleet-agent enroll --label`),
+     * within the limits of {@link SELF_DECLARED_LABEL_LIMITS}; false refuses an agent that declares any.
+     */
+    allowAgentLabels: z.boolean().default(true),
     platform: z.enum(TOKEN_PLATFORMS).default('any'),
     /** Optional AWS identity binding: the agent must prove an identity matching these rules. */
     awsBinding: z
@@ -63,6 +85,7 @@ export async function createEnrollmentToken(ctx: ServiceContext, input: NewToken
         expiresAt: new Date(now.getTime() + data.expiresInHours * 3_600_000),
         maxUses: data.maxUses ?? null,
         labels: data.labels,
+        allowAgentLabels: data.allowAgentLabels,
         platform: data.platform,
         awsBinding: data.awsBinding ?? null,
         createdBy: ctx.actor.type === 'user' ? ctx.actor.id : null,
