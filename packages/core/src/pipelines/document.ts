@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { partitionOfRegion } from '@fleet/aws';
-import { inferSigningFromHost, parseAgentConfig, PipelineConfigError, type AgentConfig, type ConfigIssue } from '@fleet/pipeline';
+import { compileRe2, inferSigningFromHost, parseAgentConfig, PipelineConfigError, type AgentConfig, type ConfigIssue } from '@fleet/pipeline';
 import { z } from 'zod';
 import type { AwsAccount } from '../accounts/accounts.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** One matcher of a pipeline selector on agent labels, as in PromQL. */
+/**
+ * One matcher of a pipeline selector on agent labels, as in PromQL: `=~` / `!~` values are RE2
+ * regexes anchored as Prometheus anchors them (`^(?s:<value>)$`, see `compileRe2`); an invalid one
+ * is reported on `value` with Go's parse error.
+ */
 export const labelMatcherSchema = z
   .object({
     name: z.string().regex(LABEL_NAME, 'not a valid label name'),
@@ -17,7 +21,7 @@ export const labelMatcherSchema = z
   .superRefine((m, ctx) => {
     if (m.op === '=~' || m.op === '!~') {
       try {
-        new RegExp(`^(?:${m.value})$`);
+        compileRe2(m.value);
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['value'], message: `invalid regex: ${(err as Error).message}` });
       }
@@ -26,7 +30,11 @@ export const labelMatcherSchema = z
 export const selectorSchema = z.array(labelMatcherSchema).max(50);
 export type Selector = z.infer<typeof selectorSchema>;
 
-/** Whether agent labels satisfy every matcher (an empty selector matches every agent). */
+/**
+ * Whether agent labels satisfy every matcher (an empty selector matches every agent). Regexes run
+ * in linear time (`compileRe2`, compiled once per value). A regex RE2 cannot compile (stored
+ * before selectors were validated as RE2) makes the selector match no agent, never throw.
+ */
 export function selectorMatches(selector: Selector, labels: Record<string, string>): boolean {
   return selector.every((m) => {
     const v = labels[m.name] ?? '';
@@ -36,9 +44,15 @@ export function selectorMatches(selector: Selector, labels: Record<string, strin
       case '!=':
         return v !== m.value;
       case '=~':
-        return new RegExp(`^(?:${m.value})$`).test(v);
-      case '!~':
-        return !new RegExp(`^(?:${m.value})$`).test(v);
+      case '!~': {
+        let matched: boolean;
+        try {
+          matched = compileRe2(m.value).test(v);
+        } catch {
+          return false;
+        }
+        return m.op === '=~' ? matched : !matched;
+      }
     }
   });
 }
@@ -71,10 +85,24 @@ export function accountReferences(document: unknown): string[] {
 export function bindAccountReferences(document: unknown, accounts: readonly AwsAccount[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const ref of accountReferences(document)) {
-    const account = accounts.find((a) => a.name === ref) ?? accounts.find((a) => a.accountId === ref);
+    const { account } = findReferencedAccount(ref, accounts);
     if (account) out[ref] = account.id;
   }
   return out;
+}
+
+/**
+ * The account an `aws_account` reference means: the one it was bound to when the version was
+ * saved (`bound`, by id — whatever it is called now), else the account with that name, else
+ * the one with that 12-digit id. `boundButGone` when the bound account was deleted.
+ */
+export function findReferencedAccount(ref: string, accounts: readonly AwsAccount[], bound?: Readonly<Record<string, string>>): { account: AwsAccount | undefined; boundButGone: boolean } {
+  const boundId = bound?.[ref];
+  if (boundId !== undefined) {
+    const account = accounts.find((a) => a.id === boundId);
+    return { account, boundButGone: account === undefined };
+  }
+  return { account: accounts.find((a) => a.name === ref) ?? accounts.find((a) => a.accountId === ref), boundButGone: false };
 }
 
 /**
@@ -99,12 +127,11 @@ export function resolveDocument(document: unknown, accounts: readonly AwsAccount
       const entry = rw as Record<string, unknown>;
       const ref = String(entry.aws_account);
       delete entry.aws_account;
-      const boundId = bound?.[ref];
-      const account = boundId !== undefined ? accounts.find((a) => a.id === boundId) : (accounts.find((a) => a.name === ref) ?? accounts.find((a) => a.accountId === ref));
+      const { account, boundButGone } = findReferencedAccount(ref, accounts, bound);
       if (!account) {
         issues.push({
           path: `remote_write[${i}].aws_account`,
-          message: boundId !== undefined ? `the AWS account this version was saved with (${JSON.stringify(ref)}) was deleted` : `no registered AWS account ${JSON.stringify(ref)}`,
+          message: boundButGone ? `the AWS account this version was saved with (${JSON.stringify(ref)}) was deleted` : `no registered AWS account ${JSON.stringify(ref)}`,
         });
         return;
       }

@@ -5,6 +5,7 @@ import { createAwsAccount, deleteAwsAccount, updateAwsAccount } from '../account
 import { effectiveConfig, loadPublishedPipelines } from '../agents/effective-config.js';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { policiesForPipeline } from '../policies/policies.js';
 import { createUser } from '../users/users.js';
 import { createPipeline, diffVersions, getPipeline, publishVersion, saveDraft } from './pipelines.js';
 
@@ -103,6 +104,10 @@ describeEachDatabase('pipelines: kept YAML, draft numbering, account references 
     const after = await loadPublishedPipelines(handle.db);
     expect(after.broken).toEqual([]);
     expect(effectiveConfig(after.pipelines, {}).configHash).toBe(before.configHash);
+    // The IAM documents of the published version still name the (renamed) account's role.
+    const policies = await policiesForPipeline(ctx, { pipelineId: pipeline.id, version: 1 });
+    expect(policies.problems).toEqual([]);
+    expect(policies.trust.crossAccount.map((c) => [c.account, c.roleArn])).toEqual([['development', ROLE]]);
     // A new draft must use a name that exists now; the old name is gone.
     await saveDraft(ctx, pipeline.id, { selector: [], source: SOURCE.replace('# Node', '# The node') });
     const stale = await rejects(publishVersion(ctx, pipeline.id, 2, 'stale name'));

@@ -28,6 +28,7 @@ import { recordAudit } from '../audit/audit.js';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { getPipeline } from '../pipelines/pipelines.js';
+import { findReferencedAccount } from '../pipelines/document.js';
 
 /** A template as operators see it: built-in text or the latest edit. */
 export interface TemplateView {
@@ -155,7 +156,7 @@ export async function policiesForPipeline(ctx: { db: Db }, input: PolicyRequest)
   remote.forEach((rw, i) => {
     const url = typeof rw.url === 'string' ? rw.url : '';
     const ref = rw.aws_account;
-    const account = ref === undefined ? null : (accounts.find((a) => a.name === ref || a.accountId === ref) ?? null);
+    const account = ref === undefined ? null : (findReferencedAccount(String(ref), accounts, v.accountRefs).account ?? null);
     if (ref !== undefined && !account) problems.push(`remote_write[${i}]: no registered AWS account ${JSON.stringify(ref)}`);
     if (!/\/workspaces\/ws-[\w-]+\//.test(url)) {
       problems.push(`remote_write[${i}]: ${url || 'no URL'} is not an Amazon Managed Service for Prometheus workspace; no IAM permission is needed or generated for it`);
