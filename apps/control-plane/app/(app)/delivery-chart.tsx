@@ -10,17 +10,19 @@ export interface RatePointView {
   scraped?: number;
   sent: number;
   dropped: number;
+  /** Removed on purpose by write relabelling: neither sent nor lost (absent from older servers). */
+  filtered?: number;
   droppedByReason?: Record<string, number>;
   pending?: number;
 }
 
-const COLORS = { scraped: '#2456d6', sent: '#146c36', pending: '#6a4fb3' };
+/** Filtered samples are drawn in a neutral grey: intended, not a loss. */
+const COLORS = { scraped: '#2456d6', sent: '#146c36', pending: '#6a4fb3', filtered: '#a8b0bc' };
 const DROP_COLORS: Record<string, string> = {
   http_4xx: '#b42318',
   http_429: '#e5a50a',
   wal_full: '#7a2e8e',
   too_old: '#c4320a',
-  write_relabel: '#8a94a3',
   invalid_labels: '#d04f8a',
 };
 const SPARE = ['#9e2a2b', '#b86e00', '#5f3dc4', '#d9480f', '#a61e4d', '#495057'];
@@ -34,9 +36,10 @@ export function completePoints<T extends { t: string }>(points: readonly T[], st
 }
 
 /**
- * Samples per second over a window: what was sent and what was dropped (by reason) stacked, what
- * was scraped as a line (every scraped sample ends sent or dropped at each destination), and,
- * for one agent, the samples waiting to be sent on the right axis.
+ * Samples per second over a window: what was sent, what write relabelling filtered out on purpose
+ * (neutral grey) and what was dropped (lost, by reason) stacked, what was scraped as a line (every
+ * scraped sample ends sent, filtered or dropped at each destination), and, for one agent, the
+ * samples waiting to be sent on the right axis.
  */
 export function DeliveryChart({
   points,
@@ -66,6 +69,7 @@ export function DeliveryChart({
     const reasons = [...new Set(complete.flatMap((p) => Object.keys(p.droppedByReason ?? {})))].sort();
     const s: ChartSeries[] = [];
     s.push({ label: 'Sent', values: complete.map((p) => p.sent), color: COLORS.sent, stack: 'out' });
+    if (complete.some((p) => (p.filtered ?? 0) > 0)) s.push({ label: 'Filtered (write relabelling)', values: complete.map((p) => p.filtered ?? 0), color: COLORS.filtered, stack: 'out' });
     if (reasons.length) {
       reasons.forEach((r, i) =>
         s.push({ label: `Dropped: ${r}`, values: complete.map((p) => p.droppedByReason?.[r] ?? 0), color: DROP_COLORS[r] ?? SPARE[i % SPARE.length]!, stack: 'out' }),

@@ -65,7 +65,20 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
   const recent = longWindow ? 'the last 24 hours' : within;
   const recentNote = longWindow ? 'the last 24 hours (per-agent history is kept a day)' : within;
   const reasons = Object.entries(o.totals.droppedByReason).sort(([, a], [, b]) => b - a);
+  // Drop rates are over what was meant to be sent: samples filtered on purpose are neither.
   const handled = o.totals.sent + o.totals.dropped;
+  const connected = o.counts.healthy + o.counts.degraded + o.counts.failing;
+  // Before the first roll-up (or with nothing recorded in the window) an empty list proves nothing.
+  const noRollups = !o.history.rollups;
+  const noStats = !o.history.stats;
+  const noDataYet = (
+    <>
+      <strong>No data yet.</strong>{' '}
+      {connected
+        ? 'Heartbeats are rolled up periodically (STATS_INTERVAL, a minute by default): the first numbers appear after the first roll-up of a complete minute.'
+        : 'Numbers appear once agents connect, send heartbeats and those are rolled up (STATS_INTERVAL, a minute by default).'}
+    </>
+  );
 
   return (
     <div className="overview">
@@ -80,6 +93,11 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
           <span className={o.totals.dropped ? 'bad-text' : undefined}>
             <strong>{formatCount(o.totals.dropped)}</strong> dropped{handled ? ` (${formatPercent(o.totals.dropped / handled)})` : ''}
           </span>
+          {o.totals.filtered ? (
+            <span className="muted" data-testid="fleet-filtered" title="Removed on purpose by write_relabel_configs: not sent, and not lost">
+              <strong>{formatCount(o.totals.filtered)}</strong> filtered by write relabelling
+            </span>
+          ) : null}
           {reasons.length ? (
             <span className="muted small">
               {reasons.map(([r, n]) => (
@@ -94,12 +112,16 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
           points={o.series.points}
           stepSeconds={o.series.step}
           windowMinutes={o.windowMinutes}
-          label={`Fleet-wide samples per second, ${within}: sent and dropped by reason (stacked), and scraped`}
+          label={`Fleet-wide samples per second, ${within}: sent, filtered by write relabelling and dropped by reason (stacked), and scraped`}
           testId="fleet-chart"
           empty={
-            <>
-              Nothing delivered in {within}. Rates appear once connected agents run a published <Link href="/pipelines">pipeline</Link>.
-            </>
+            noRollups ? (
+              <span data-testid="no-data-yet">{noDataYet}</span>
+            ) : (
+              <>
+                Nothing delivered in {within}. Rates appear once connected agents run a published <Link href="/pipelines">pipeline</Link>.
+              </>
+            )
           }
         />
       </Panel>
@@ -112,10 +134,16 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
         <FindingList
           findings={findings}
           empty={
-            <Empty>
-              <strong>No findings: every connected agent delivers.</strong> When an agent cannot deliver, its credentials lapse, its clock drifts or a config fails
-              to apply, the problem shows here with what to do about it.
-            </Empty>
+            connected ? (
+              <Empty>
+                <strong>No findings: every connected agent delivers.</strong> When an agent cannot deliver, its credentials lapse, its clock drifts or a config fails
+                to apply, the problem shows here with what to do about it.
+              </Empty>
+            ) : (
+              <Empty>
+                <strong>No agent is connected</strong>, so nothing is known yet: findings come from the heartbeats of connected agents.
+              </Empty>
+            )
           }
         />
       </Panel>
@@ -145,6 +173,8 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
                 ))}
               </tbody>
             </table>
+          ) : noStats ? (
+            <Empty>{noDataYet}</Empty>
           ) : (
             <Empty>No agent dropped samples in {recent}.</Empty>
           )}
@@ -176,6 +206,8 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
                 ))}
               </tbody>
             </table>
+          ) : noStats ? (
+            <Empty>{noDataYet}</Empty>
           ) : (
             <Empty>No agent reported a delivery error in {within}.</Empty>
           )}
@@ -211,6 +243,8 @@ export function FleetOverview({ overview: o }: { overview: Overview }) {
                 </tbody>
               </table>
             </div>
+          ) : noRollups ? (
+            <Empty>{noDataYet}</Empty>
           ) : (
             <Empty>Every destination accepted what it was sent.</Empty>
           )}

@@ -50,6 +50,7 @@ const FACT_LABELS: Record<string, string> = {
   targets: 'Targets',
   job: 'Job',
   instance: 'Instance',
+  urls: 'Destination URLs',
 };
 
 /** Text with `code` spans (remedy steps quote commands in backticks). */

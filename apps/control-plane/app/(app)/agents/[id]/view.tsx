@@ -31,6 +31,8 @@ interface DestinationHealth {
   highestSentTimestampMs?: number;
   samplesSent?: number;
   samplesRetried?: number;
+  /** Removed on purpose by write relabelling (not lost); older agents reported these as dropped{write_relabel}. */
+  samplesFiltered?: number;
   failedSendsByClass?: Record<string, number>;
   sigv4?: { service: string; region: string; roleArn: string | null } | null;
   droppedByReason: Record<string, number>;
@@ -50,6 +52,23 @@ interface Heartbeat {
 }
 
 const bytes = new Intl.NumberFormat(undefined, { style: 'unit', unit: 'megabyte', maximumFractionDigits: 1 });
+
+/** The drop reason under which agents before `samplesFiltered` reported samples filtered on purpose. */
+const LEGACY_FILTERED = 'write_relabel';
+
+/** A destination's samples filtered on purpose, and its drops (losses) without them. */
+function filteredOf(x: DestinationHealth): { filtered: number; dropped: Record<string, number> } {
+  const { [LEGACY_FILTERED]: legacy, ...dropped } = x.droppedByReason;
+  return { filtered: (x.samplesFiltered ?? 0) + (legacy ?? 0), dropped };
+}
+
+/** The agent's totals with samples filtered on purpose apart from the drops (also for older agents). */
+function totalsOf(hb: Heartbeat): { dropped: number | undefined; filtered: number } {
+  const legacy = hb.destinations.reduce((n, d) => n + (d.droppedByReason[LEGACY_FILTERED] ?? 0), 0);
+  const filtered = (hb.counters.samplesFiltered ?? 0) + legacy;
+  const dropped = hb.counters.samplesDropped === undefined ? undefined : Math.max(0, hb.counters.samplesDropped - legacy);
+  return { dropped, filtered };
+}
 
 /**
  * One agent: its findings with remedies, delivery over the last hour and per destination, recent
@@ -78,6 +97,7 @@ export function AgentView() {
   const a = agent.data;
   const d = a.description as Record<string, string | undefined>;
   const hb = a.lastHeartbeat as Heartbeat | null;
+  const totals = hb ? totalsOf(hb) : { dropped: undefined, filtered: 0 };
   const actions = (
     <div className="button-row">
       {roleAtLeast(me.role, 'editor') ? (
@@ -170,7 +190,7 @@ export function AgentView() {
                   stepSeconds={60}
                   windowMinutes={60}
                   pending
-                  label={`${a.name}: samples per second over the last hour, sent and dropped by reason (stacked), scraped, and samples pending (right axis)`}
+                  label={`${a.name}: samples per second over the last hour, sent, filtered by write relabelling and dropped by reason (stacked), scraped, and samples pending (right axis)`}
                   testId="agent-chart"
                   empty="Nothing recorded in the last hour: the agent sent no heartbeat with counters."
                 />
@@ -182,7 +202,13 @@ export function AgentView() {
               <dt>Samples sent</dt>
               <dd data-testid="agent-samples-sent">{formatCount(hb.counters.samplesSent)}</dd>
               <dt>Samples dropped</dt>
-              <dd className={(hb.counters.samplesDropped ?? 0) > 0 ? 'bad-text' : undefined}>{formatCount(hb.counters.samplesDropped)}</dd>
+              <dd className={(totals.dropped ?? 0) > 0 ? 'bad-text' : undefined} data-testid="agent-samples-dropped">
+                {formatCount(totals.dropped)}
+              </dd>
+              <dt>Samples filtered</dt>
+              <dd className="muted" data-testid="agent-samples-filtered" title="Removed on purpose by write_relabel_configs: not sent, and not lost">
+                {formatCount(totals.filtered)} <span className="small">by write relabelling (intended, not lost)</span>
+              </dd>
               <dt>Pending</dt>
               <dd>{formatCount(hb.counters.pendingSamples)}</dd>
               <dt>Clock offset</dt>
@@ -193,7 +219,11 @@ export function AgentView() {
               </dd>
             </dl>
             <h3>Destinations</h3>
-            {hb.destinations.length ? <DestinationsTable heartbeat={hb} /> : <p className="muted">No destinations: no published pipeline selects this agent.</p>}
+            {hb.destinations.length ? (
+              <DestinationsTable heartbeat={hb} />
+            ) : (
+              <p className="muted">{a.desiredPipelines.length ? 'No destinations in its latest heartbeat: it has not applied the config it should run yet (see Configuration).' : 'No destinations: no published pipeline selects this agent.'}</p>
+            )}
             <h3>Scrape targets</h3>
             {hb.targets.length ? (
               <table className="table" aria-label="Scrape targets">
@@ -380,6 +410,10 @@ function DestinationsTable({ heartbeat: hb }: { heartbeat: Heartbeat }) {
                     <dd>{formatCount(x.samplesSent)}</dd>
                     <dt>Retried</dt>
                     <dd>{formatCount(x.samplesRetried)}</dd>
+                    <dt>Filtered</dt>
+                    <dd className="muted" title="Removed on purpose by write_relabel_configs: not sent, and not lost">
+                      {formatCount(filteredOf(x).filtered)}
+                    </dd>
                     <dt>Lag</dt>
                     <dd data-testid="send-lag" title="Time between the newest sample sent and the heartbeat that reported it">
                       {sendLag(hb, x)}
@@ -387,7 +421,7 @@ function DestinationsTable({ heartbeat: hb }: { heartbeat: Heartbeat }) {
                   </dl>
                 </td>
                 <td className="small">
-                  <Counts counts={x.droppedByReason} none="none" />
+                  <Counts counts={filteredOf(x).dropped} none="none" />
                 </td>
                 <td className="small">
                   <Counts counts={x.failedSendsByClass} none="none" />
@@ -547,7 +581,18 @@ function ConnectionsTable({ connections }: { connections: Detail['connections'] 
 
 /** The effective config the agent should run vs the one it applied, as a diff when they differ. */
 function ConfigDiff({ agent: a, diff }: { agent: Agent; diff: Detail['configDiff'] }) {
-  if (!a.desiredConfigHash) return <p className="muted">No config yet: no published pipeline selects this agent.</p>;
+  if (!a.desiredConfigHash) {
+    // The desired config is computed when the agent connects (and again on every change while it is).
+    if (a.state === 'never_connected') {
+      return (
+        <p className="muted" data-testid="config-not-computed">
+          No config yet: the agent has not connected. The config it will receive is computed when it connects, from the published pipelines whose selector
+          matches its labels.
+        </p>
+      );
+    }
+    return <p className="muted">No config computed for this agent: when it is connected, the control plane computes one from the published pipelines that select it (see Findings if it cannot).</p>;
+  }
   if (diff.identical) return <p className="ok-text" data-testid="config-identical">The agent runs exactly the desired config.</p>;
   if (!diff.hunks.length) return <p className="muted">The applied config has the same content as the desired one; its status updates with the agent&apos;s next report.</p>;
   const { added, removed } = diffCounts(diff.hunks);

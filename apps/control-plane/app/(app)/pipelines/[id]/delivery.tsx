@@ -48,6 +48,9 @@ export function DeliverySection({ pipelineId }: { pipelineId: string }) {
                 <th scope="col" className="num">Drop rate</th>
                 <th scope="col" className="num">Sent</th>
                 <th scope="col" className="num">Dropped</th>
+                <th scope="col" className="num" title="Removed on purpose by write_relabel_configs: not sent, and not lost">
+                  Filtered
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -61,6 +64,7 @@ export function DeliverySection({ pipelineId }: { pipelineId: string }) {
                   <td className={`num${v.dropRate > 0 ? ' bad-text' : ''}`}>{formatPercent(v.dropRate)}</td>
                   <td className="num">{formatCount(v.sent)}</td>
                   <td className="num">{formatCount(v.dropped)}</td>
+                  <td className="num muted">{formatCount(v.filtered)}</td>
                 </tr>
               ))}
             </tbody>
@@ -68,7 +72,16 @@ export function DeliverySection({ pipelineId }: { pipelineId: string }) {
         ) : (
           <p className="panel-empty">No agent runs this pipeline and nothing was delivered in {within}.</p>
         )}
-        <p className="muted small">Samples/s are averaged over {within}; a version running for part of it shows a lower rate.</p>
+        {!s.history.rollups ? (
+          <p className="muted small" data-testid="pipeline-no-data">
+            <strong>No data yet:</strong> no heartbeats have been rolled up in {within} (STATS_INTERVAL, a minute by default), so zeros here mean unknown, not
+            nothing dropped.
+          </p>
+        ) : null}
+        <p className="muted small">
+          Samples/s are averaged over {within}; a version running for part of it shows a lower rate. The drop rate is over what was meant to be sent (sent +
+          dropped); samples filtered on purpose by write relabelling are neither.
+        </p>
         {s.publishedVersion !== null ? (
           <>
             <h3>
@@ -81,9 +94,9 @@ export function DeliverySection({ pipelineId }: { pipelineId: string }) {
               windowMinutes={windowMinutes}
               scraped={false}
               height={180}
-              label={`Samples per second of v${s.publishedVersion}, ${within}: sent and dropped (stacked)`}
+              label={`Samples per second of v${s.publishedVersion}, ${within}: sent, filtered by write relabelling and dropped (stacked)`}
               testId="pipeline-chart"
-              empty={`No agent delivered samples of v${s.publishedVersion} in ${within}.`}
+              empty={s.history.rollups ? `No agent delivered samples of v${s.publishedVersion} in ${within}.` : 'No data yet: the chart starts with the first roll-up of heartbeats.'}
             />
           </>
         ) : null}
