@@ -66,11 +66,64 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/** A lone UTF-16 surrogate (half of a pair): PostgreSQL cannot store it in text or jsonb. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** What is wrong with `s` as text PostgreSQL can store, or null. */
+function textProblem(s: string): string | null {
+  if (s.includes('\u0000')) return 'contains a NUL character';
+  if (LONE_SURROGATE.test(s)) return 'contains a lone UTF-16 surrogate (not valid Unicode)';
+  return null;
+}
+
+/**
+ * The first string in `input` (values and object keys, at any depth) that PostgreSQL would
+ * refuse — a NUL character or a lone surrogate — with its dotted path (`labels.env`; `input` for
+ * the input itself), or null. Walks with its own stack, so deeply nested input cannot exhaust
+ * the call stack.
+ */
+export function unstorableText(input: unknown): { path: string; problem: string } | null {
+  const stack: Array<{ value: unknown; path: string }> = [{ value: input, path: '' }];
+  const at = (path: string, key: string) => (path ? `${path}.${key}` : key);
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { value, path } = item;
+    if (typeof value === 'string') {
+      const problem = textProblem(value);
+      if (problem) return { path: path || 'input', problem };
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: at(path, String(i)) });
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]!;
+        const keyProblem = textProblem(key);
+        if (keyProblem) return { path: at(path, JSON.stringify(key)), problem: `the key ${keyProblem}` };
+        stack.push({ value: child, path: at(path, key) });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuses input with text PostgreSQL cannot store (NUL, lone surrogates) as BAD_REQUEST naming
+ * where it is (`name: contains a NUL character`), before any procedure sees it — otherwise the
+ * INSERT fails and the caller gets a 500.
+ */
+const storableInput = t.middleware(async ({ getRawInput, next }) => {
+  const found = unstorableText(await getRawInput());
+  if (found) {
+    const cause = new AppError('BAD_INPUT', found.problem, { field: found.path });
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `${found.path}: ${found.problem}`, cause });
+  }
+  return next();
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
 /** A procedure anyone may call (no session needed). */
-export const publicProcedure = t.procedure.meta({ role: 'public' }).use(mapErrors);
+export const publicProcedure = t.procedure.meta({ role: 'public' }).use(storableInput).use(mapErrors);
 
 /**
  * A procedure for operators with at least `role` (admin > editor > viewer). Unauthenticated
@@ -86,6 +139,7 @@ export function roleProcedure(role: UserRole) {
       }
       return next({ ctx: { ...ctx, user: ctx.user } });
     })
+    .use(storableInput)
     .use(mapErrors);
 }
 
