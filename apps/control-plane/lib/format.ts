@@ -36,9 +36,27 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** A relative path on this site to go back to after signing in; anything else becomes `/`. */
-export function safeNext(next: string | null | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  if (next.startsWith('/login') || next.startsWith('/setup')) return '/';
-  return next;
+/** Control characters (C0, DEL, C1) and backslashes: browsers strip or reinterpret them in URLs. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const UNSAFE_IN_NEXT = /[\u0000-\u001f\u007f-\u009f\\]/;
+
+/**
+ * A path on this site to go back to after signing in; anything else becomes `/`. Only a
+ * same-origin relative path is kept: it must start with one `/` (not `//` or `/\`), contain no
+ * backslash or control character (a tab or newline is dropped by the URL parser, so `/\t/evil`
+ * would become `//evil`), and resolve against `origin` to `origin` itself. The sign-in and setup
+ * pages are not destinations.
+ */
+export function safeNext(next: string | null | undefined, origin = 'http://fleet.invalid'): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || UNSAFE_IN_NEXT.test(next)) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== new URL(origin).origin) return '/';
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  if (path.startsWith('//') || url.pathname.startsWith('/login') || url.pathname.startsWith('/setup')) return '/';
+  return path;
 }

@@ -14,7 +14,7 @@ export function LoginView() {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
-  const next = safeNext(useSearchParams().get('next'));
+  const next = safeNext(useSearchParams().get('next'), typeof window === 'undefined' ? undefined : window.location.origin);
   const setup = useQuery(trpc.setup.status.queryOptions({}));
   const me = useQuery({ ...trpc.users.me.queryOptions(), retry: false });
   const [email, setEmail] = useState('');
