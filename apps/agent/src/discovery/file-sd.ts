@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import type { FileSdConfig } from '@fleet/pipeline';
+import { compileRe2, type FileSdConfig } from '@fleet/pipeline';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Discoverer, TargetGroup } from './discovery.js';
@@ -15,12 +15,69 @@ const fileSchema = z.array(
     .strict(),
 );
 
-/** Expands a `files` pattern (`*` and `?` in the last path element, as Prometheus allows). */
+const hex = (ch: string): string => `\\x{${ch.codePointAt(0)!.toString(16)}}`;
+
+/**
+ * Go's `filepath.Match` pattern (`*`, `?`, `[a-z]`, `[^…]`, `\\` escapes) as an RE2 regex for
+ * {@link compileRe2}, so that matching file names is linear whatever the pattern (a backtracking
+ * `[^/]*a[^/]*a…` is polynomial in the name's length per `*`). Undefined for a malformed pattern
+ * (Go's `ErrBadPattern`: Prometheus then matches no file).
+ */
+export function globToRe2(glob: string): string | undefined {
+  const chars = [...glob];
+  let out = '';
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === '*') out += '[^/]*';
+    else if (c === '?') out += '[^/]';
+    else if (c === '\\') {
+      if (++i >= chars.length) return undefined;
+      out += hex(chars[i]!);
+    } else if (c === '[') {
+      let cls = '';
+      i++;
+      if (chars[i] === '^') {
+        cls += '^';
+        i++;
+      }
+      let ranges = 0;
+      for (;;) {
+        if (i >= chars.length) return undefined;
+        if (chars[i] === ']' && ranges > 0) break;
+        const one = (): string | undefined => {
+          let ch = chars[i];
+          if (ch === undefined || ch === '-' || ch === ']') return undefined;
+          if (ch === '\\') ch = chars[++i];
+          if (ch === undefined) return undefined;
+          i++;
+          return ch;
+        };
+        const lo = one();
+        if (lo === undefined) return undefined;
+        let hi = lo;
+        if (chars[i] === '-') {
+          i++;
+          const h = one();
+          if (h === undefined || h.codePointAt(0)! < lo.codePointAt(0)!) return undefined;
+          hi = h;
+        }
+        cls += lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`;
+        ranges++;
+      }
+      out += `[${cls}]`;
+    } else out += hex(c);
+  }
+  return out;
+}
+
+/** Expands a `files` pattern (`*`, `?` and `[…]` in the last path element, as Prometheus allows). */
 async function expand(pattern: string): Promise<string[]> {
   const dir = path.dirname(pattern);
   const base = path.basename(pattern);
   if (!/[*?[]/.test(base)) return [pattern];
-  const re = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  const source = globToRe2(base);
+  if (source === undefined) return [];
+  const re = compileRe2(source);
   const names = await readdir(dir).catch(() => [] as string[]);
   return names.filter((n) => re.test(n)).sort().map((n) => path.join(dir, n));
 }
