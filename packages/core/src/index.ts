@@ -10,6 +10,9 @@ export { getSystemStatus, PRODUCT_NAME, type SystemStatus, type DatabaseStatus }
 export { recordAudit, listAudit, auditActions, type AuditEntry, type AuditFilter } from './audit/audit.js';
 export { authSecret, getOrCreateSetting, getSetting, setSetting } from './settings/settings.js';
 export { createAuth, sessionUser, requestUser, authRequestHandler, CLIENT_IP_HEADER, type Auth, type AuthSettings, type SessionUser } from './auth/auth.js';
+export { passwordProblem, assertPasswordPolicy, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_SCORE } from './auth/password-policy.js';
+export { LOCKOUT, lockDurationMs, lockedMessage, recordFailedSignIn, recordSignIn, type SignInFailure } from './auth/lockout.js';
+export { hashSessionTokens, storedSessionToken } from './auth/session-tokens.js';
 export * from './users/users.js';
 export * from './accounts/accounts.js';
 export * from './pipelines/document.js';

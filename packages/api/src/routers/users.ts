@@ -1,4 +1,4 @@
-import { completeSetup, createUser, listUsers, needsSetup, newUserSchema, setUserDisabled, setUserPassword, setUserRole, checkSetupToken } from '@fleet/core';
+import { completeSetup, createUser, listUsers, needsSetup, newUserSchema, setUserDisabled, setUserPassword, setUserRole, checkSetupToken, unlockUser } from '@fleet/core';
 import { USER_ROLES } from '@fleet/db';
 import { z } from 'zod';
 import { publicProcedure, roleProcedure, router, serviceContext } from '../trpc.js';
@@ -19,8 +19,12 @@ export const usersRouter = router({
     .input(z.object({ id: z.string().min(1), disabled: z.boolean() }))
     .mutation(({ ctx, input }) => setUserDisabled(serviceContext(ctx), input.id, input.disabled)),
   setPassword: roleProcedure('admin')
-    .input(z.object({ id: z.string().min(1), password: z.string() }))
+    .input(z.object({ id: z.string().min(1), password: z.string().max(1024) }))
     .mutation(({ ctx, input }) => setUserPassword(serviceContext(ctx), input.id, input.password)),
+  /** Lifts a sign-in lock set after repeated failed sign-ins. */
+  unlock: roleProcedure('admin')
+    .input(z.object({ id: z.string().min(1) }))
+    .mutation(({ ctx, input }) => unlockUser(serviceContext(ctx), input.id)),
 });
 
 /** First run: is setup needed, is a link valid, create the first admin. */

@@ -4,6 +4,7 @@ import { hashPassword } from 'better-auth/crypto';
 import { asc, count, eq, ilike, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit.js';
+import { assertPasswordPolicy, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../auth/password-policy.js';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { deleteSetting, getSetting, setSetting } from '../settings/settings.js';
@@ -13,7 +14,7 @@ export const newUserSchema = z.object({
   email: z.email('not an e-mail address').max(254).transform((e) => e.toLowerCase()),
   name: z.string().trim().min(1, 'required').max(100),
   role: z.enum(USER_ROLES),
-  password: z.string().min(12, 'must be at least 12 characters').max(256),
+  password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(MAX_PASSWORD_LENGTH),
 });
 export type NewUser = z.infer<typeof newUserSchema>;
 
@@ -24,6 +25,8 @@ export interface UserSummary {
   name: string;
   role: UserRole;
   disabled: boolean;
+  /** Sign-in is refused until then after repeated failed sign-ins; null when not locked now. */
+  lockedUntil: Date | null;
   createdAt: Date;
 }
 
@@ -33,11 +36,18 @@ const summary = {
   name: users.name,
   role: users.role,
   disabledAt: users.disabledAt,
+  lockedUntil: users.lockedUntil,
   createdAt: users.createdAt,
 };
 
-function toSummary(r: { id: string; email: string; name: string; role: UserRole; disabledAt: Date | null; createdAt: Date }): UserSummary {
-  return { id: r.id, email: r.email, name: r.name, role: r.role, disabled: r.disabledAt !== null, createdAt: r.createdAt };
+function toSummary(r: { id: string; email: string; name: string; role: UserRole; disabledAt: Date | null; lockedUntil: Date | null; createdAt: Date }): UserSummary {
+  const lockedUntil = r.lockedUntil && r.lockedUntil.getTime() > Date.now() ? r.lockedUntil : null;
+  return { id: r.id, email: r.email, name: r.name, role: r.role, disabled: r.disabledAt !== null, lockedUntil, createdAt: r.createdAt };
+}
+
+/** Refuses a password the policy does not accept for this account (see `passwordProblem`). */
+function checkPassword(input: { email: string; name: string; password: string }, field = 'password'): void {
+  assertPasswordPolicy(input.password, [input.email, input.name], field);
 }
 
 async function insertUser(db: Db, input: NewUser): Promise<UserSummary> {
@@ -55,9 +65,10 @@ async function insertUser(db: Db, input: NewUser): Promise<UserSummary> {
   }
 }
 
-/** Creates an operator (admins only; the router checks). */
+/** Creates an operator (admins only; the router checks); the password must pass the policy. */
 export async function createUser(ctx: ServiceContext, input: z.input<typeof newUserSchema>): Promise<UserSummary> {
   const data = newUserSchema.parse(input);
+  checkPassword(data);
   return ctx.db.transaction(async (tx) => {
     const created = await insertUser(tx, data);
     await recordAudit({ ...ctx, db: tx }, { action: 'user.create', targetType: 'user', targetId: created.email, after: { email: created.email, name: created.name, role: created.role } });
@@ -116,16 +127,32 @@ export async function setUserDisabled(ctx: ServiceContext, id: string, disabled:
   });
 }
 
-/** Sets a new password for an operator (admin action or the operator's own), ending their sessions. */
+/**
+ * Sets a new password for an operator (admin action or the operator's own), ending their
+ * sessions and lifting a sign-in lock. The password must pass the policy.
+ */
 export async function setUserPassword(ctx: ServiceContext, id: string, password: string): Promise<void> {
   const parsed = newUserSchema.shape.password.safeParse(password);
   if (!parsed.success) throw new AppError('BAD_INPUT', `password ${parsed.error.issues[0]!.message}`, { field: 'password' });
+  const user = await mustGetUser(ctx.db, id);
+  checkPassword({ ...user, password });
   const hash = await hashPassword(password);
   await ctx.db.transaction(async (tx) => {
-    const user = await mustGetUser(tx, id);
+    await mustGetUser(tx, id);
     await tx.update(authAccounts).set({ password: hash, updatedAt: new Date() }).where(eq(authAccounts.userId, id));
+    await tx.update(users).set({ failedSignIns: 0, lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, id));
     await tx.delete(sessions).where(eq(sessions.userId, id));
     await recordAudit({ ...ctx, db: tx }, { action: 'user.password', targetType: 'user', targetId: user.email });
+  });
+}
+
+/** Lifts a sign-in lock (and clears the failure count) so the operator can sign in at once. */
+export async function unlockUser(ctx: ServiceContext, id: string): Promise<UserSummary> {
+  return ctx.db.transaction(async (tx) => {
+    const before = await mustGetUser(tx, id);
+    const [after] = await tx.update(users).set({ failedSignIns: 0, lockedUntil: null, updatedAt: new Date() }).where(eq(users.id, id)).returning(summary);
+    await recordAudit({ ...ctx, db: tx }, { action: 'user.unlock', targetType: 'user', targetId: before.email, before: { lockedUntil: before.lockedUntil?.toISOString() ?? null } });
+    return toSummary(after!);
   });
 }
 
@@ -164,6 +191,7 @@ export async function checkSetupToken(db: Db, token: string, now = new Date()): 
 /** Creates the first admin with a valid setup token; the token is consumed. */
 export async function completeSetup(ctx: Omit<ServiceContext, 'actor'>, token: string, input: Omit<NewUser, 'role'>): Promise<UserSummary> {
   if (!(await checkSetupToken(ctx.db, token))) throw new AppError('FORBIDDEN', 'the setup link is invalid, used or expired; restart the control plane for a new one', { field: 'token' });
+  checkPassword(input);
   return ctx.db.transaction(async (tx) => {
     if (!(await needsSetup(tx))) throw new AppError('CONFLICT', 'setup is already complete');
     const created = await insertUser(tx, { ...input, role: 'admin' });
@@ -174,13 +202,30 @@ export async function completeSetup(ctx: Omit<ServiceContext, 'actor'>, token: s
 }
 
 /**
+ * Why `ADMIN_PASSWORD` is refused for `ADMIN_EMAIL` (one line naming the setting), or null.
+ * The control plane checks it at start-up, before opening the database.
+ */
+export function adminPasswordProblem(email: string, password: string): string | null {
+  try {
+    assertPasswordPolicy(password, [email, email.split('@')[0]], 'ADMIN_PASSWORD', 'ADMIN_PASSWORD:');
+    return null;
+  } catch (err) {
+    if (err instanceof AppError) return err.message;
+    throw err;
+  }
+}
+
+/**
  * First run with `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that admin when no operator exists.
  * Returns what happened; never logs the password.
+ * @throws AppError naming `ADMIN_PASSWORD` when the password fails the policy.
  */
 export async function ensureAdminFromEnv(db: Db, email: string | undefined, password: string | undefined): Promise<'created' | 'exists' | 'not-configured'> {
   if (!email || !password) return 'not-configured';
   if (!(await needsSetup(db))) return 'exists';
   const input = newUserSchema.parse({ email, name: email.split('@')[0], role: 'admin', password });
+  const problem = adminPasswordProblem(input.email, password);
+  if (problem) throw new AppError('BAD_INPUT', problem, { field: 'ADMIN_PASSWORD' });
   try {
     await db.transaction(async (tx) => {
       await insertUser(tx, input);
