@@ -1,4 +1,4 @@
-import { mkdir, open, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -152,6 +152,8 @@ const postgresUrl = z
 
 /**
  * Opens the database the options point at and checks it is usable. Does not migrate.
+ * PGlite: the data directory and everything in it are made owner-only (0700 directories, 0600
+ * files, existing installs included), and the process umask is 077 while it is open.
  * @throws DatabaseSetupError naming `DATABASE_URL` or `DATA_DIR` with a one-line reason.
  */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<DatabaseHandle> {
@@ -229,10 +231,50 @@ async function openPostgres(rawUrl: string, poolSize: number): Promise<DatabaseH
   };
 }
 
+/**
+ * Makes `root` and every directory under it 0700 and every file 0600: the database files, the
+ * lock and the probe are the operator's alone. Symbolic links are left as they are.
+ */
+async function restrictTree(root: string): Promise<void> {
+  await chmod(root, 0o700);
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    const p = path.join(root, entry.name);
+    if (entry.isDirectory()) await restrictTree(p);
+    else if (entry.isFile()) await chmod(p, 0o600);
+  }
+}
+
+let privateUmaskHolders = 0;
+let savedUmask: number | undefined;
+
+/**
+ * While a PGlite database is open the process umask is 077, so every file PGlite creates later
+ * (WAL segments, the relcache init files it writes with fopen's 0666, the lock) is the owner's
+ * only; the previous umask comes back when the last one closes. Worker threads cannot change
+ * the umask: there `restrictTree` at open and at close is the only guard.
+ */
+function holdPrivateUmask(): () => void {
+  let held = false;
+  try {
+    if (privateUmaskHolders === 0) savedUmask = process.umask(0o077);
+    privateUmaskHolders++;
+    held = true;
+  } catch {
+    // ERR_WORKER_UNSUPPORTED_OPERATION
+  }
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--privateUmaskHolders === 0 && savedUmask !== undefined) process.umask(savedUmask);
+  };
+}
+
 async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   const location = path.join(dataDir, 'pglite');
   try {
-    await mkdir(location, { recursive: true });
+    await mkdir(location, { recursive: true, mode: 0o700 });
+    // Installs made before modes were restricted have 0755 directories and 0666 files.
+    await restrictTree(dataDir);
     // Prove we can write (access() lies for root on read-only mounts).
     const probe = path.join(dataDir, `.write-probe-${process.pid}`);
     await (await open(probe, 'w')).close();
@@ -240,6 +282,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   } catch (err) {
     throw new DatabaseSetupError('DATA_DIR', `cannot write to ${dataDir}: ${describeCause(err)}`, { cause: err });
   }
+  const releaseUmask = holdPrivateUmask();
   let release: () => Promise<void>;
   try {
     release = await lockfile.lock(location, {
@@ -250,6 +293,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
       onCompromised: () => undefined,
     });
   } catch (err) {
+    releaseUmask();
     const busy = (err as { code?: string }).code === 'ELOCKED';
     throw new DatabaseSetupError(
       'DATA_DIR',
@@ -262,8 +306,11 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   let client: PGlite;
   try {
     client = await PGlite.create(location);
+    // A new database's files come out of PGlite's initdb image 0666.
+    await restrictTree(dataDir);
   } catch (err) {
     await release();
+    releaseUmask();
     throw new DatabaseSetupError('DATA_DIR', `cannot open the database in ${location}: ${describeCause(err)}`, {
       cause: err,
     });
@@ -289,8 +336,10 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
       closed = true;
       try {
         await client.close();
+        await restrictTree(dataDir);
       } finally {
         await release();
+        releaseUmask();
       }
     },
   };
