@@ -1,5 +1,7 @@
 import { describeAgent } from '../control/platform.js';
 import { enroll } from '../control/enroll.js';
+import { CaFileError, loadServerTrust, type ServerTrust } from '../control/tls.js';
+import type { CaFileOption } from './main.js';
 
 /** Options of `fleet-agent enroll`. */
 export interface EnrollOptions {
@@ -12,13 +14,23 @@ export interface EnrollOptions {
    * the control plane answers that the token requires one.
    */
   awsIdentity?: boolean | undefined;
+  /** CA certificates to trust for an https server (`--ca-file` / `FLEET_CA_FILE`). */
+  caFile?: CaFileOption | undefined;
 }
 
-/** `fleet-agent enroll`: exit 0 when enrolled (or already), 1 with the reason otherwise. */
+/** `fleet-agent enroll`: exit 0 when enrolled (or already), 1 with the reason otherwise (2 for an unusable --ca-file). */
 export async function enrollCommand(options: EnrollOptions): Promise<number> {
+  let trust: ServerTrust | undefined;
+  try {
+    trust = options.caFile && (await loadServerTrust(options.caFile.path, options.caFile.option));
+  } catch (err) {
+    if (!(err instanceof CaFileError)) throw err;
+    console.error(`fleet-agent: ${err.message}`);
+    return 2;
+  }
   try {
     const description = await describeAgent(options.labels);
-    const out = await enroll({ ...options, description });
+    const out = await enroll({ server: options.server, token: options.token, stateDir: options.stateDir, awsIdentity: options.awsIdentity, description, trust });
     const proof = out.status === 'enrolled' && out.identityProof ? ` with an AWS identity proof (signed for ${out.identityProof.endpoint}, ${out.identityProof.region})` : '';
     console.log(
       out.status === 'enrolled'

@@ -11,12 +11,12 @@ commands:
   run      --config FILE [--data-dir DIR] [--listen HOST:PORT]
            scrape the config's targets and ship samples to its remote_write destinations
            (a Prometheus or Grafana Agent static-mode YAML file)
-  run      --server URL [--state-dir DIR] [--listen HOST:PORT]
+  run      --server URL [--state-dir DIR] [--listen HOST:PORT] [--ca-file PEM]
            managed by a control plane (after \`enroll\`; or set FLEET_SERVER): runs the last
            config it was sent, receives new ones live, reports health
   doctor   --config FILE
            check credentials, clock skew and a signed test write for every destination
-  enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...] [--aws-identity]
+  enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...] [--aws-identity] [--ca-file PEM]
            join a control plane once (or set FLEET_SERVER / FLEET_ENROLLMENT_TOKEN); the agent id
            and secret are kept in DIR/agent.json (mode 0600); running it again changes nothing.
            Tokens bound to AWS identities get a signed sts:GetCallerIdentity proof from this
@@ -29,6 +29,8 @@ run options:
   --server URL           control plane to take the config from (or --config)
   --data-dir DIR         state directory: write-ahead log, and agent.json with --server
   --state-dir DIR        the same as --data-dir (default ./data-agent)
+  --ca-file PEM          also trust these CA certificates for an https --server (or FLEET_CA_FILE);
+                         enroll takes it too
   --listen HOST:PORT     self-metrics endpoint: /metrics, /-/ready, /-/healthy (default 127.0.0.1:12345)
   --wal-max-bytes N      size bound of each destination's WAL (default 1073741824)
   --wal-max-age DURATION age bound of undelivered samples (default 4h)
@@ -82,6 +84,24 @@ export interface CommandOptions {
   listen: string;
   walMaxBytes: number | undefined;
   walMaxAge: string | undefined;
+  /** CA certificates to trust for the control plane (`--ca-file` or `FLEET_CA_FILE`), with `--server` only. */
+  caFile: CaFileOption | undefined;
+}
+
+/** A CA file to trust for the control-plane connection, and the option or variable that named it. */
+export interface CaFileOption {
+  path: string;
+  option: '--ca-file' | 'FLEET_CA_FILE';
+}
+
+/** `--ca-file`, else `FLEET_CA_FILE`; an empty value is bad usage. */
+function caFileOption(value: string | undefined): CaFileOption | undefined {
+  if (value !== undefined) {
+    if (value.trim() === '') throw new UsageError('--ca-file: expected the path of a PEM file');
+    return { path: value, option: '--ca-file' };
+  }
+  const env = process.env.FLEET_CA_FILE;
+  return env ? { path: env, option: 'FLEET_CA_FILE' } : undefined;
 }
 
 function parse(args: string[], run: boolean): CommandOptions {
@@ -95,7 +115,7 @@ function parse(args: string[], run: boolean): CommandOptions {
         config: { type: 'string' },
         'data-dir': { type: 'string' },
         listen: { type: 'string' },
-        ...(run ? { server: { type: 'string' as const }, 'state-dir': { type: 'string' as const } } : {}),
+        ...(run ? { server: { type: 'string' as const }, 'state-dir': { type: 'string' as const }, 'ca-file': { type: 'string' as const } } : {}),
         ...(run ? { 'wal-max-bytes': { type: 'string' as const }, 'wal-max-age': { type: 'string' as const } } : {}),
       },
     }));
@@ -108,6 +128,8 @@ function parse(args: string[], run: boolean): CommandOptions {
   if (run && !config) server ??= process.env.FLEET_SERVER;
   if (server !== undefined && (!URL.canParse(server) || !['http:', 'https:'].includes(new URL(server).protocol))) throw new UsageError(`--server ${JSON.stringify(server)}: expected an http(s) URL`);
   if (!config && !server) throw new UsageError(run ? '--config FILE or --server URL is required' : '--config FILE is required');
+  const caFile = config ? undefined : caFileOption(values['ca-file'] as string | undefined);
+  if (config && values['ca-file'] !== undefined) throw new UsageError('--ca-file is for the control-plane connection: use it with --server, not --config');
   if (values['data-dir'] && values['state-dir'] && values['data-dir'] !== values['state-dir']) throw new UsageError('--data-dir and --state-dir name the same directory; give one');
   const maxBytes = values['wal-max-bytes'] as string | undefined;
   if (maxBytes !== undefined && !/^\d+$/.test(maxBytes)) throw new UsageError(`--wal-max-bytes ${JSON.stringify(maxBytes)}: expected a number of bytes`);
@@ -118,6 +140,7 @@ function parse(args: string[], run: boolean): CommandOptions {
     listen: (values.listen as string | undefined) ?? '127.0.0.1:12345',
     walMaxBytes: maxBytes === undefined ? undefined : Number(maxBytes),
     walMaxAge: values['wal-max-age'] as string | undefined,
+    caFile,
   };
 }
 
@@ -128,7 +151,14 @@ function parseEnroll(args: string[]): EnrollOptions {
       args,
       strict: true,
       allowPositionals: false,
-      options: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' }, label: { type: 'string', multiple: true }, 'aws-identity': { type: 'boolean' } },
+      options: {
+        server: { type: 'string' },
+        token: { type: 'string' },
+        'state-dir': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        'aws-identity': { type: 'boolean' },
+        'ca-file': { type: 'string' },
+      },
     }));
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
@@ -144,5 +174,12 @@ function parseEnroll(args: string[]): EnrollOptions {
     if (!m) throw new UsageError(`--label ${JSON.stringify(l)}: expected name=value with a valid label name`);
     labels[m[1]!] = m[2]!;
   }
-  return { server, token, stateDir: values['state-dir'] ?? process.env.FLEET_AGENT_STATE_DIR ?? 'data-agent', labels, awsIdentity: values['aws-identity'] === true };
+  return {
+    server,
+    token,
+    stateDir: values['state-dir'] ?? process.env.FLEET_AGENT_STATE_DIR ?? 'data-agent',
+    labels,
+    awsIdentity: values['aws-identity'] === true,
+    caFile: caFileOption(values['ca-file']),
+  };
 }

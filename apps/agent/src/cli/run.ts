@@ -3,6 +3,7 @@ import pino from 'pino';
 import { Agent, type AgentLog } from '../agent.js';
 import { ManagedAgent } from '../control/managed.js';
 import { readAgentState } from '../control/state.js';
+import { CaFileError, loadServerTrust, type ServerTrust } from '../control/tls.js';
 import type { CommandOptions } from './main.js';
 
 /**
@@ -39,6 +40,14 @@ export async function runAgentCommand(options: CommandOptions): Promise<number> 
       return 2;
     }
   }
+  let trust: ServerTrust | undefined;
+  try {
+    trust = options.caFile && (await loadServerTrust(options.caFile.path, options.caFile.option));
+  } catch (err) {
+    if (!(err instanceof CaFileError)) throw err;
+    console.error(`fleet-agent: ${err.message}`);
+    return 2;
+  }
   let agent: { stop(): Promise<void> };
   try {
     if (options.server) {
@@ -52,7 +61,7 @@ export async function runAgentCommand(options: CommandOptions): Promise<number> 
         console.error(`fleet-agent: ${options.dataDir}/agent.json is enrolled with ${state.server}, not ${server}; use that server or enroll again in another state directory`);
         return 1;
       }
-      agent = await ManagedAgent.start({ state, stateDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs, ...backoffFromEnv() });
+      agent = await ManagedAgent.start({ state, stateDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs, trust, ...backoffFromEnv() });
     } else {
       const config = await loadAgentConfigFile(options.config);
       agent = await Agent.start({ config, dataDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs });

@@ -3,6 +3,7 @@ import { parseServerMessage, PROTOCOL_VERSION, type AgentDescription, type Agent
 import WebSocket from 'ws';
 import type { AgentLog } from '../agent.js';
 import type { AgentState } from './state.js';
+import { untrustedHint, type ServerTrust } from './tls.js';
 
 /** Distributive Omit, so each message type keeps its own fields. */
 type Outgoing = AgentMessage extends infer M ? (M extends AgentMessage ? Omit<M, 'v' | 'seq'> : never) : never;
@@ -31,6 +32,8 @@ export interface ControlChannelOptions {
   description: () => Promise<AgentDescription>;
   agent: ChannelAgent;
   log: AgentLog;
+  /** CAs trusted for a wss:// server besides the public ones (`--ca-file`). */
+  trust?: ServerTrust | undefined;
   /** Reconnect backoff: base and cap of the exponential (full jitter). Defaults 1 s and 60 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -98,6 +101,7 @@ export class ControlChannel {
       headers: { authorization: `Bearer ${state.agentSecret}`, 'x-fleet-agent-id': state.agentId },
       handshakeTimeout: 15_000,
       maxPayload: 8 << 20,
+      ...(this.options.trust ? { ca: [...this.options.trust.ca] } : {}),
     });
     this.socket = ws;
     ws.on('unexpected-response', (_req, res) => {
@@ -139,7 +143,8 @@ export class ControlChannel {
       this.onMessage(parsed.message);
     });
     ws.on('error', (err) => {
-      if (this._status === 'connecting') log('warn', 'cannot reach the control plane; keeps running the last config', { server: state.server, error: (err as Error & { code?: string }).code ?? err.message });
+      const code = (err as Error & { code?: string }).code;
+      if (this._status === 'connecting') log('warn', `cannot reach the control plane; keeps running the last config${untrustedHint(code, this.options.trust)}`, { server: state.server, error: code ?? err.message });
     });
     ws.on('close', (code, reason) => {
       clearInterval(this.heartbeatTimer);

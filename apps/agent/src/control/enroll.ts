@@ -8,7 +8,9 @@ import {
   type AgentDescription,
   type EnrollRequest,
 } from '@fleet/protocol';
+import { Agent as HttpAgent, fetch } from 'undici';
 import { readAgentState, writeAgentState, type AgentState } from './state.js';
+import { untrustedHint, type ServerTrust } from './tls.js';
 
 /** Outcome of `fleet-agent enroll`. */
 export type EnrollOutcome = { status: 'enrolled'; state: AgentState; identityProof?: { region: string; endpoint: string } } | { status: 'already'; state: AgentState };
@@ -55,19 +57,29 @@ export async function signIdentityProof(options: { challenge: string; region: st
   return { method: 'POST', url: options.endpoint.toString(), headers, body: GET_CALLER_IDENTITY_BODY };
 }
 
-async function post(server: string, path: string, body: unknown): Promise<{ res: Response; json: unknown; sentAt: number }> {
+/** How the enrollment reaches the control plane: its URL and, with `--ca-file`, the CAs it trusts. */
+interface Connection {
+  server: string;
+  trust: ServerTrust | undefined;
+  dispatcher: HttpAgent | undefined;
+}
+
+type HttpResponse = Awaited<ReturnType<typeof fetch>>;
+
+async function post(to: Connection, path: string, body: unknown): Promise<{ res: HttpResponse; json: unknown; sentAt: number }> {
   const sentAt = Date.now();
-  let res: Response;
+  let res: HttpResponse;
   try {
-    res = await fetch(`${server}${path}`, {
+    res = await fetch(`${to.server}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
+      ...(to.dispatcher ? { dispatcher: to.dispatcher } : {}),
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`cannot reach ${server}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+    throw new Error(`cannot reach ${to.server}: ${cause?.code ?? cause?.message ?? (err as Error).message}${untrustedHint(cause?.code, to.trust)}`, { cause: err });
   }
   return { res, json: await res.json().catch(() => ({})), sentAt };
 }
@@ -78,8 +90,9 @@ function errorOf(json: unknown): { error?: string; code?: string } {
 }
 
 /** Fetches a challenge from the control plane and signs an identity proof around it. */
-async function proveIdentity(server: string, description: AgentDescription, env: NodeJS.ProcessEnv): Promise<{ proof: IdentityProof; region: string; endpoint: string }> {
-  const { res, json, sentAt } = await post(server, '/agent/v1/enroll/challenge', {});
+async function proveIdentity(to: Connection, description: AgentDescription, env: NodeJS.ProcessEnv): Promise<{ proof: IdentityProof; region: string; endpoint: string }> {
+  const { server } = to;
+  const { res, json, sentAt } = await post(to, '/agent/v1/enroll/challenge', {});
   if (!res.ok) throw new Error(`the control plane refused an identity challenge (HTTP ${res.status}): ${errorOf(json).error ?? 'no reason given'}`);
   const challenge = enrollChallengeResponseSchema.safeParse(json);
   if (!challenge.success) throw new Error(`unexpected identity challenge from ${server}: ${challenge.error.issues[0]!.message}`);
@@ -104,6 +117,8 @@ async function proveIdentity(server: string, description: AgentDescription, env:
  * identity_proof_required`), or always with `awsIdentity`, it fetches a single-use challenge,
  * signs an sts:GetCallerIdentity request for the region's STS endpoint with the default
  * credential chain, and sends it as `identityProof`.
+ * With `trust` (`--ca-file`), the HTTPS connection also accepts servers whose certificate one
+ * of those CAs signed.
  * @throws Error with the server's reason (e.g. `the enrollment token is used up`).
  */
 export async function enroll(options: {
@@ -113,6 +128,7 @@ export async function enroll(options: {
   description: AgentDescription;
   awsIdentity?: boolean | undefined;
   env?: NodeJS.ProcessEnv | undefined;
+  trust?: ServerTrust | undefined;
 }): Promise<EnrollOutcome> {
   const server = options.server.replace(/\/+$/, '');
   const env = options.env ?? process.env;
@@ -121,12 +137,23 @@ export async function enroll(options: {
     if (existing.server === server) return { status: 'already', state: existing };
     throw new Error(`${options.stateDir} holds an enrollment with ${existing.server}; use another --state-dir or remove agent.json to move this agent`);
   }
+  const dispatcher = options.trust ? new HttpAgent({ connect: { ca: [...options.trust.ca] } }) : undefined;
+  const to: Connection = { server, trust: options.trust, dispatcher };
+  try {
+    return await enrollWith(to, options, env);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function enrollWith(to: Connection, options: { token: string; stateDir: string; description: AgentDescription; awsIdentity?: boolean | undefined }, env: NodeJS.ProcessEnv): Promise<EnrollOutcome> {
+  const { server } = to;
   const request = { token: options.token, description: options.description };
-  let proved = options.awsIdentity ? await proveIdentity(server, options.description, env) : undefined;
-  let { res, json } = await post(server, '/agent/v1/enroll', proved ? { ...request, identityProof: proved.proof } : request);
+  let proved = options.awsIdentity ? await proveIdentity(to, options.description, env) : undefined;
+  let { res, json } = await post(to, '/agent/v1/enroll', proved ? { ...request, identityProof: proved.proof } : request);
   if (!res.ok && !proved && errorOf(json).code === 'identity_proof_required') {
-    proved = await proveIdentity(server, options.description, env);
-    ({ res, json } = await post(server, '/agent/v1/enroll', { ...request, identityProof: proved.proof }));
+    proved = await proveIdentity(to, options.description, env);
+    ({ res, json } = await post(to, '/agent/v1/enroll', { ...request, identityProof: proved.proof }));
   }
   if (!res.ok) throw new Error(`the control plane refused the enrollment (HTTP ${res.status}): ${errorOf(json).error ?? 'no reason given'}`);
   const parsed = enrollResponseSchema.safeParse(json);

@@ -7,6 +7,7 @@ import { ControlChannel, type ChannelAgent, type ReceivedConfig } from './channe
 import { buildHeartbeat } from './heartbeat.js';
 import { describeAgent } from './platform.js';
 import type { AgentState } from './state.js';
+import type { ServerTrust } from './tls.js';
 
 const CONFIG_FILE = 'config.json';
 
@@ -62,6 +63,8 @@ export interface ManagedAgentOptions {
   log: AgentLog;
   walMaxBytes?: number | undefined;
   walMaxAgeMs?: number | undefined;
+  /** CAs trusted for the control plane besides the public ones (`--ca-file`). */
+  trust?: ServerTrust | undefined;
   /** Reconnect backoff (tests shorten it). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -107,6 +110,7 @@ export class ManagedAgent {
       description: () => describeAgent({}),
       agent: bridge,
       log,
+      trust: options.trust,
       ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
       ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
     });
