@@ -51,7 +51,7 @@ export function LoginView() {
             <code>First run: create the admin account at …/setup?token=…</code>).
           </p>
           <p>
-            Or restart the control plane with <code>ADMIN_EMAIL</code> and <code>ADMIN_PASSWORD</code> (at least 12 characters) set,
+            Or restart the control plane with <code>ADMIN_EMAIL</code> and <code>ADMIN_PASSWORD</code> (at least 12 characters, not a common or guessable password) set,
             then sign in here with them.
           </p>
         </div>

@@ -100,7 +100,7 @@ export function SetupView() {
           name="password"
           type="password"
           autoComplete="new-password"
-          hint="At least 12 characters."
+          hint="At least 12 characters, not a common or guessable one: several unrelated words work well."
           value={form.password}
           onChange={set('password')}
           error={errors.password}

@@ -1,5 +1,6 @@
 'use client';
 import { useSyncExternalStore } from 'react';
+import { agentUrlProblems } from '@/lib/agent-url';
 import { CodeBlock } from '@/lib/ui/copy';
 
 const noSubscription = () => () => undefined;
@@ -35,13 +36,43 @@ export function installCommands(server: string, token: string) {
 }
 
 /**
+ * A visible warning when the URL the commands give agents will not serve them: a loopback
+ * address (agents elsewhere would reach themselves) or plain http (the token and the agent's
+ * secret would cross the network unencrypted), with what to do. Nothing when it is fine.
+ */
+export function AgentUrlWarning({ server }: { server: string }) {
+  const { loopback, plainHttp } = agentUrlProblems(server);
+  if (!loopback && !plainHttp) return null;
+  const host = new URL(server).host;
+  return (
+    <div className="notice warn" role="note" data-testid="agent-url-warning">
+      {loopback ? (
+        <p style={{ margin: 0 }}>
+          <strong>Agents on other hosts cannot reach {host}:</strong> it is a loopback address, so an agent elsewhere would try to reach itself. These commands use
+          the address this page was opened at: open the control plane at the address agents reach it by (the one <code>PUBLIC_URL</code> is set to, e.g.{' '}
+          <code>https://fleet.example.com</code>) and copy them from there.
+        </p>
+      ) : (
+        <p style={{ margin: 0 }}>
+          <strong>The enrollment token and the agent&apos;s secret would travel unencrypted:</strong> {server} is plain http. Serve the control plane over HTTPS (
+          <code>TLS_CERT_FILE</code> and <code>TLS_KEY_FILE</code>, or a TLS load balancer in front with <code>PUBLIC_URL</code> set to its <code>https://</code>{' '}
+          address), open this page at that address and copy the commands from there. Agents trust a private CA with <code>--ca-file</code>.
+        </p>
+      )}
+    </div>
+  );
+}
+
+/**
  * How to install with a token: the two commands for a host, the same with environment
  * variables, and the Kubernetes way (the token in a Secret, read into FLEET_ENROLLMENT_TOKEN).
+ * Warns first when the URL will not serve agents (see {@link AgentUrlWarning}).
  */
 export function InstallCommands({ token, server }: { token: string; server: string }) {
   const c = installCommands(server, token);
   return (
     <div data-testid="install-commands">
+      <AgentUrlWarning server={server} />
       <h3 className="small" style={{ margin: '0 0 6px' }}>
         On the host (EC2 or any Linux machine)
       </h3>

@@ -18,7 +18,10 @@ const ROLES: Array<{ role: Role; text: string }> = [
   { role: 'admin', text: 'Admin: also manages AWS accounts and users' },
 ];
 
-/** Operators (admins only): create, change role, disable/enable, set a password. */
+/** What the password fields say about the policy (the server explains a refusal at the field). */
+const PASSWORD_HINT = 'At least 12 characters, not a common or guessable one: several unrelated words work well.';
+
+/** Operators (admins only): create, change role, disable/enable, unlock, set a password. */
 export function UsersView() {
   const me = useMe();
   if (!roleAtLeast(me.role, 'admin')) {
@@ -60,6 +63,15 @@ function UsersAdmin() {
       onSuccess: async (u) => {
         await refresh();
         announce(`Enabled ${u.email}`);
+      },
+      onError: (err) => announce(errorText(err), 'error'),
+    }),
+  );
+  const unlock = useMutation(
+    trpc.users.unlock.mutationOptions({
+      onSuccess: async (u) => {
+        await refresh();
+        announce(`Unlocked ${u.email}: they can sign in again`);
       },
       onError: (err) => announce(errorText(err), 'error'),
     }),
@@ -121,12 +133,24 @@ function UsersAdmin() {
                   ))}
                 </select>
               </td>
-              <td>{u.disabled ? <span className="badge bad">Disabled</span> : <span className="badge ok">Active</span>}</td>
+              <td>
+                {u.disabled ? <span className="badge bad">Disabled</span> : <span className="badge ok">Active</span>}
+                {u.lockedUntil ? (
+                  <span className="badge warn" title="Locked after repeated failed sign-ins">
+                    Locked until <time dateTime={isoTime(u.lockedUntil)}>{formatTime(u.lockedUntil)}</time>
+                  </span>
+                ) : null}
+              </td>
               <td>
                 <time dateTime={isoTime(u.createdAt)}>{formatTime(u.createdAt)}</time>
               </td>
               <td className="actions-cell">
                 <div className="button-row">
+                  {u.lockedUntil ? (
+                    <button type="button" className="button small" disabled={unlock.isPending} onClick={() => unlock.mutate({ id: u.id })} aria-label={`Unlock ${u.email}`}>
+                      Unlock
+                    </button>
+                  ) : null}
                   <button type="button" className="button small" onClick={() => setPasswordFor(u)} aria-label={`Set the password of ${u.email}`}>
                     Set password
                   </button>
@@ -215,7 +239,7 @@ function CreateUserDialog({ onClose }: { onClose(): void }) {
           value={form.password}
           onChange={set('password')}
           error={errors.password}
-          hint="At least 12 characters."
+          hint={PASSWORD_HINT}
         />
         {create.error ? <ErrorMessage error={create.error} shownFields={FIELDS} /> : null}
         <FormActions onCancel={onClose} pending={create.isPending} label="Add user" pendingLabel="Adding…" />
@@ -226,11 +250,14 @@ function CreateUserDialog({ onClose }: { onClose(): void }) {
 
 function PasswordDialog({ user, onClose }: { user: User; onClose(): void }) {
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const announce = useAnnounce();
   const [password, setPassword] = useState('');
   const set = useMutation(
     trpc.users.setPassword.mutationOptions({
-      onSuccess: () => {
+      onSuccess: async () => {
+        // A new password also lifts a sign-in lock.
+        await queryClient.invalidateQueries({ queryKey: trpc.users.list.pathKey() });
         announce(`Set a new password for ${user.email}`);
         onClose();
       },
@@ -238,7 +265,7 @@ function PasswordDialog({ user, onClose }: { user: User; onClose(): void }) {
   );
   const errors = fieldErrorsOf(set.error);
   return (
-    <Dialog open onClose={onClose} title={`Set the password of ${user.email}`} description="Their sessions end; they sign in again with the new password.">
+    <Dialog open onClose={onClose} title={`Set the password of ${user.email}`} description="Their sessions end and a sign-in lock is lifted; they sign in again with the new password.">
       <form
         className="stack"
         noValidate
@@ -256,7 +283,7 @@ function PasswordDialog({ user, onClose }: { user: User; onClose(): void }) {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
           error={errors.password}
-          hint="At least 12 characters."
+          hint={PASSWORD_HINT}
         />
         {set.error ? <ErrorMessage error={set.error} shownFields={['password']} /> : null}
         <FormActions onCancel={onClose} pending={set.isPending} label="Set password" pendingLabel="Saving…" />
