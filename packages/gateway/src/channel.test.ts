@@ -15,101 +15,11 @@ import {
   type ServiceContext,
 } from '@fleet/core';
 import { agents, agentStats, enrollmentTokens, openMemoryDatabase, pipelines, type DatabaseHandle } from '@fleet/db';
-import { parseServerMessage, PROTOCOL_VERSION, type ServerMessage } from '@fleet/protocol';
+import { PROTOCOL_VERSION } from '@fleet/protocol';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { AGENT_ID_HEADER, AgentChannel, CHANNEL_PATH, CLOSE, type AgentChannelOptions } from './channel.js';
-
-/** How long a test waits for something the channel does before it fails (a deadline, never a pause). */
-const DEADLINE_MS = 5_000;
-
-type Message<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
-
-/**
- * A test agent on the channel: every frame the server sends is kept in order and validated
- * against the protocol (`invalid` collects the ones that do not parse).
- */
-class TestAgent {
-  readonly messages: ServerMessage[] = [];
-  readonly invalid: string[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  private seq = 0;
-  private readonly waiters = new Set<() => void>();
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const parsed = parseServerMessage(data as Buffer);
-      if (parsed.ok) this.messages.push(parsed.message);
-      else this.invalid.push(parsed.error);
-      for (const w of this.waiters) w();
-    });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    ws.on('error', () => undefined);
-  }
-
-  /** Resolves with the first message (from the start of the session) that has `type` and passes `match`. */
-  next<T extends ServerMessage['type']>(type: T, match: (m: Message<T>) => boolean = () => true): Promise<Message<T>> {
-    const find = () => this.messages.find((m): m is Message<T> => m.type === type && match(m as Message<T>));
-    const found = find();
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`no ${type} message within ${DEADLINE_MS} ms; got ${JSON.stringify(this.messages.map((m) => m.type))}`));
-      }, DEADLINE_MS);
-      const check = () => {
-        const m = find();
-        if (!m) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve(m);
-      };
-      this.waiters.add(check);
-    });
-  }
-
-  /** Messages of one type received so far. */
-  all<T extends ServerMessage['type']>(type: T): Message<T>[] {
-    return this.messages.filter((m): m is Message<T> => m.type === type);
-  }
-
-  sendRaw(text: string): void {
-    this.ws.send(text);
-  }
-
-  /** Sends an agent message with `v` and the next sequence number filled in. */
-  send(message: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, seq: this.seq++, ...message }));
-  }
-
-  hello(configHash: string | null = null, hostname = 'host-1'): void {
-    this.send({ type: 'hello', description: { hostname, version: 'test', platform: 'generic', labels: {} }, capabilities: ['config.live-apply'], configHash });
-  }
-
-  heartbeat(samplesScraped = 10): void {
-    this.send({ type: 'heartbeat', ...heartbeatBody(samplesScraped) });
-  }
-
-  /**
-   * Resolves once the server has answered a frame sent now: a deliberately malformed frame is
-   * answered at once with an `error`, and frames arrive in order, so everything the server sent
-   * before that answer has been received.
-   */
-  async flush(): Promise<void> {
-    const marker = `flush-${Math.random().toString(36).slice(2)}`;
-    this.sendRaw(JSON.stringify({ type: marker, v: PROTOCOL_VERSION }));
-    await this.next('error', (m) => m.message.includes(marker));
-  }
-}
-
-function heartbeatBody(samplesScraped: number) {
-  return {
-    at: new Date().toISOString(),
-    counters: { samplesScraped, samplesSent: samplesScraped, samplesDropped: 0, samplesRetried: 0, pendingSamples: 0, walBytes: 0 },
-    destinations: [],
-    targets: [],
-  };
-}
+import { DEADLINE_MS, heartbeatBody, TestAgent } from './test-support/test-agent.js';
 
 const PIPELINE_DOCUMENT = (target: string) => ({
   scrape_configs: [{ job_name: 'node', static_configs: [{ targets: [target] }] }],
@@ -245,21 +155,22 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     expect(logs.some((l) => l.message === 'agent connection refused')).toBe(true);
   });
 
-  it('limits upgrades per source address with 429 and Retry-After', async () => {
-    await startChannel({ upgradesPerMinute: 2 });
+  it('limits failed upgrades per source address with 429 and Retry-After; an agent that authenticates is not refused for them', async () => {
+    await startChannel({ failedUpgradesPerMinute: 2 });
     const a = await enroll();
-    // Refused attempts count too: a source cannot guess secrets faster than the limit.
+    // Failed attempts count: a source cannot try secrets faster than the limit.
     expect((await refused({})).status).toBe(401);
-    expect((await refused({})).status).toBe(401);
-    const limited = await refused(credentials(a));
+    expect((await refused(credentials({ agentId: a.agentId, agentSecret: 'x'.repeat(43) }))).status).toBe(401);
+    const limited = await refused({});
     expect(limited.status).toBe(429);
-    expect(limited.body.error).toMatch(/too many connection attempts/);
+    expect(limited.body.error).toMatch(/too many failed connection attempts from this address/);
     const retryAfter = Number(limited.headers['retry-after']);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
+    // The real agent on the same address connects at once.
+    await (await connect(credentials(a))).next('welcome');
     // Another source address is not affected.
-    const other = await connect(credentials(a), { localAddress: '127.0.0.2' });
-    await other.next('welcome');
+    expect((await refused({}, { localAddress: '127.0.0.2' })).status).toBe(401);
   });
 
   it('sheds load with 503 and Retry-After when the replica is full', async () => {

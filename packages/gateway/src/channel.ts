@@ -25,10 +25,12 @@ import {
   type AgentConfigBuild,
   type PublishedSet,
 } from '@fleet/core';
-import type { DatabaseHandle } from '@fleet/db';
+import { describeDatabaseError, type DatabaseHandle } from '@fleet/db';
 import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ServerMessage } from '@fleet/protocol';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { RateLimiter } from './rate-limit.js';
+import { perMinute, TokenBucket, type KeyedTokenBuckets } from './rate-limit.js';
+import { DEFAULT_SESSION_LIMITS, SessionGuard, type SessionLimits } from './session-guard.js';
+import { WorkQueue } from './work-queue.js';
 
 /** Path of the agent WebSocket. */
 export const CHANNEL_PATH = '/agent/v1/ws';
@@ -46,8 +48,28 @@ export interface AgentChannelOptions {
   heartbeatIntervalMs?: number;
   /** An agent silent for this many intervals is disconnected and marked offline (default 3). */
   missedHeartbeats?: number;
-  /** WebSocket upgrades per source address per minute (default 60). */
-  upgradesPerMinute?: number;
+  /**
+   * Failed upgrades (no or wrong credentials) per source address per minute before that address
+   * is answered 429 (default 60). Only failures count: an agent that authenticates is never
+   * refused for what others sent from its address (NAT, load balancer).
+   */
+  failedUpgradesPerMinute?: number;
+  /** Connections of one authenticated agent per minute (default 30); more are answered 429. */
+  reconnectsPerMinute?: number;
+  /** Upgrades this replica admits per second, whoever sends them (default 200, bursts of 10 s worth); more get 503 + Retry-After. */
+  admissionsPerSecond?: number;
+  /**
+   * Messages one session may send per second (default 5; an agent sends a heartbeat per interval,
+   * at least 1 s, and a few config statuses per config) and in a burst (default 200). Frames
+   * beyond are dropped unread; the agent is told once (`error` code `rate_limited`) and a
+   * session that keeps going ({@link AgentChannelOptions.maxDroppedPerMinute}) is closed (1008).
+   */
+  messagesPerSecond?: number;
+  messageBurst?: number;
+  /** Frames dropped for the rate in a minute before the session is closed with 1008 (default 100). */
+  maxDroppedPerMinute?: number;
+  /** Reports of one session waiting for the database (default 32); a heartbeat waiting is replaced by a newer one, not queued. */
+  maxPendingPerSession?: number;
   /** Sessions this replica accepts before it sheds load with 503 + Retry-After (default 20,000). */
   maxSessions?: number;
   /** Names this replica in the agents table (default host:pid:random). */
@@ -66,9 +88,12 @@ interface Session {
   helloSeen: boolean;
   lastSeq: number;
   lastMessageAt: number;
-  errors: { windowStart: number; count: number };
-  /** Serialises this session's database writes so reports land in order. */
-  chain: Promise<void>;
+  /** Once the gateway decides to close the session: every later frame is dropped unread. */
+  closing: boolean;
+  /** This session's database writes, in order and bounded (heartbeats coalesced). */
+  work: WorkQueue;
+  /** Its message rate, protocol errors and log lines. */
+  guard: SessionGuard;
 }
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -99,7 +124,13 @@ export class AgentChannel {
   readonly replicaId: string;
   private readonly sessions = new Map<string, Session>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
-  private readonly limiter: RateLimiter;
+  /** Failed upgrades by source address. */
+  private readonly failures: KeyedTokenBuckets;
+  /** Connections by authenticated agent id. */
+  private readonly reconnects: KeyedTokenBuckets;
+  /** Every upgrade, whoever sends it. */
+  private readonly admission: TokenBucket;
+  private readonly limits: SessionLimits;
   private readonly heartbeatMs: number;
   private readonly silentMs: number;
   private published: Promise<PublishedSet> | null = null;
@@ -110,7 +141,16 @@ export class AgentChannel {
 
   private constructor(private readonly options: AgentChannelOptions) {
     this.replicaId = options.replicaId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.limiter = new RateLimiter(options.upgradesPerMinute ?? 60, 60_000);
+    this.failures = perMinute(options.failedUpgradesPerMinute ?? 60);
+    this.reconnects = perMinute(options.reconnectsPerMinute ?? 30);
+    const admissions = options.admissionsPerSecond ?? 200;
+    this.admission = new TokenBucket(admissions * 10, admissions);
+    this.limits = {
+      ...DEFAULT_SESSION_LIMITS,
+      ...(options.messagesPerSecond !== undefined ? { messagesPerSecond: options.messagesPerSecond } : {}),
+      ...(options.messageBurst !== undefined ? { messageBurst: options.messageBurst } : {}),
+      ...(options.maxDroppedPerMinute !== undefined ? { maxDroppedPerMinute: options.maxDroppedPerMinute } : {}),
+    };
     this.heartbeatMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.silentMs = this.heartbeatMs * (options.missedHeartbeats ?? 3);
   }
@@ -140,8 +180,11 @@ export class AgentChannel {
 
   /**
    * Handles an HTTP upgrade for `/agent/v1/ws`; returns false for other paths (the caller
-   * destroys the socket). Refuses with 429 (rate), 503 + Retry-After (draining or full),
-   * 401 (credentials) before upgrading.
+   * destroys the socket). Before upgrading it refuses with 503 + Retry-After (draining, full, or
+   * more upgrades per second than the replica admits), 401 (credentials; 429 once the source
+   * address has failed more than its limit), 429 (an authenticated agent reconnecting more than
+   * its limit). Limits are keyed so that no one else's failures lock an agent out: failures by
+   * address, successes by agent id.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathname: string, sourceIp: string): boolean {
     if (pathname !== CHANNEL_PATH) return false;
@@ -151,15 +194,14 @@ export class AgentChannel {
       rejectUpgrade(socket, 503, this.draining ? 'this control-plane replica is shutting down' : 'this control-plane replica is at capacity', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
       return true;
     }
-    const wait = this.limiter.take(sourceIp);
-    if (wait > 0) {
-      rejectUpgrade(socket, 429, 'too many connection attempts from this address', { 'retry-after': String(Math.ceil(wait / 1000)) });
+    if (this.admission.take() > 0) {
+      rejectUpgrade(socket, 503, 'this control-plane replica is admitting too many connections at once', { 'retry-after': String(1 + Math.floor(Math.random() * 10)) });
       return true;
     }
     const agentId = String(req.headers[AGENT_ID_HEADER] ?? '');
     const secret = bearer(req);
     if (!agentId || !secret) {
-      rejectUpgrade(socket, 401, `send the agent id in ${AGENT_ID_HEADER} and the secret as Authorization: Bearer`);
+      this.refuseFailed(socket, sourceIp, `send the agent id in ${AGENT_ID_HEADER} and the secret as Authorization: Bearer`);
       return true;
     }
     authenticateAgent(this.options.database.db, agentId, secret).then(
@@ -168,14 +210,18 @@ export class AgentChannel {
           rejectUpgrade(socket, 503, 'this control-plane replica is shutting down', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
           return;
         }
+        const wait = this.reconnects.take(agent.id);
+        if (wait > 0) {
+          rejectUpgrade(socket, 429, 'this agent connects too often; retry later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+          return;
+        }
         this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, agent, sourceIp));
       },
       (err: unknown) => {
         if (err instanceof AppError && err.code === 'UNAUTHENTICATED') {
-          this.options.log('warn', 'agent connection refused', { agentId: agentId.slice(0, 36), sourceIp, reason: err.message });
-          rejectUpgrade(socket, 401, err.message);
+          this.refuseFailed(socket, sourceIp, err.message, agentId.slice(0, 36));
         } else {
-          this.options.log('error', 'agent authentication failed', { err: String(err) });
+          this.options.log('error', 'agent authentication failed', { err: describeDatabaseError(err) });
           rejectUpgrade(socket, 503, 'the control plane cannot check credentials now', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
         }
       },
@@ -183,12 +229,27 @@ export class AgentChannel {
     return true;
   }
 
+  /**
+   * A failed upgrade: 401 with the reason while the address is within its failure limit, then
+   * 429 + Retry-After (and no log line, so one source cannot flood the log).
+   */
+  private refuseFailed(socket: Duplex, sourceIp: string, reason: string, agentId?: string): void {
+    const wait = this.failures.take(sourceIp);
+    if (wait > 0) {
+      rejectUpgrade(socket, 429, 'too many failed connection attempts from this address', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      return;
+    }
+    if (agentId !== undefined) this.options.log('warn', 'agent connection refused', { agentId, sourceIp, reason });
+    rejectUpgrade(socket, 401, reason);
+  }
+
   private open(socket: WebSocket, agent: { id: string; name: string; labels: Record<string, string> }, sourceIp: string): void {
     const previous = this.sessions.get(agent.id);
     if (previous) {
       this.send(previous, { type: 'disconnect', v: PROTOCOL_VERSION, reason: 'replaced by a newer connection of the same agent' });
-      previous.socket.close(CLOSE.replaced, 'replaced');
+      this.closeSession(previous, CLOSE.replaced, 'replaced');
     }
+    const o = this.options;
     const session: Session = {
       agentId: agent.id,
       name: agent.name,
@@ -199,32 +260,44 @@ export class AgentChannel {
       helloSeen: false,
       lastSeq: -1,
       lastMessageAt: Date.now(),
-      errors: { windowStart: Date.now(), count: 0 },
-      chain: Promise.resolve(),
+      closing: false,
+      work: new WorkQueue(o.maxPendingPerSession ?? 32, (err) => this.logFor(session, 'error', 'recording agent state failed', { err: describeDatabaseError(err) })),
+      guard: new SessionGuard(this.limits),
     };
     this.sessions.set(agent.id, session);
-    this.options.log('info', 'agent connected', { agentId: agent.id, name: agent.name, sourceIp, sessions: this.sessions.size });
-    this.enqueue(session, async () => {
-      session.connectionId = await openConnection(this.options.database.db, agent.id, this.replicaId, sourceIp);
+    o.log('info', 'agent connected', { agentId: agent.id, name: agent.name, sourceIp, sessions: this.sessions.size });
+    this.serverWork(session, async () => {
+      session.connectionId = await openConnection(o.database.db, agent.id, this.replicaId, sourceIp);
     });
+    // O(1) per frame before parsing: a closing session's frames and frames beyond the rate are dropped unread.
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (session.closing) return;
       session.lastMessageAt = Date.now();
+      const verdict = session.guard.frame();
+      if (verdict !== 'accept') return this.overRate(session, verdict);
       if (isBinary) return this.protocolError(session, 'malformed', 'binary frames are not part of the protocol');
       this.onMessage(session, data as Buffer);
     });
-    socket.on('error', (err) => this.options.log('warn', 'agent socket error', { agentId: agent.id, err: err.message }));
+    socket.on('error', (err) => this.logFor(session, 'warn', 'agent socket error', { agentId: agent.id, err: err.message }));
     socket.on('close', (code, reason) => {
+      session.closing = true;
       // A replaced session may end with any code (a dead peer never echoes 4000): only the
       // agent's current session on this replica may mark it offline.
       const current = this.sessions.get(agent.id) === session;
       if (current) this.sessions.delete(agent.id);
-      this.options.log('info', 'agent disconnected', { agentId: agent.id, name: session.name, code, reason: reason.toString().slice(0, 200) });
-      if (current && !this.draining) this.enqueue(session, () => recordAgentDisconnected(this.options.database.db, agent.id, this.replicaId));
+      o.log('info', 'agent disconnected', {
+        agentId: agent.id,
+        name: session.name,
+        code,
+        reason: reason.toString().slice(0, 200),
+        ...(session.guard.suppressedLogLines ? { suppressedLogLines: session.guard.suppressedLogLines } : {}),
+      });
+      if (current && !this.draining) this.serverWork(session, () => recordAgentDisconnected(o.database.db, agent.id, this.replicaId));
       const why = `${code}${reason.length ? ` ${reason.toString().slice(0, 200)}` : ''}`;
       // While draining, releaseReplicaAgents closes the history rows (the database closes next).
       if (!this.draining) {
-        this.enqueue(session, async () => {
-          if (session.connectionId !== null) await closeConnection(this.options.database.db, session.connectionId, why);
+        this.serverWork(session, async () => {
+          if (session.connectionId !== null) await closeConnection(o.database.db, session.connectionId, why);
         });
       }
     });
@@ -235,19 +308,51 @@ export class AgentChannel {
     if (session.socket.readyState === WebSocket.OPEN) session.socket.send(JSON.stringify(message));
   }
 
-  private enqueue(session: Session, work: () => Promise<unknown>): void {
-    session.chain = session.chain.then(work).then(
-      () => undefined,
-      (err: unknown) => this.options.log('error', 'recording agent state failed', { agentId: session.agentId, err: String(err) }),
-    );
+  /** Queues the server's own work for a session (connection history, config pushes): never refused. */
+  private serverWork(session: Session, work: () => Promise<unknown>): void {
+    session.work.push(work, { bounded: false });
+  }
+
+  /**
+   * Queues work an agent's message asked for; when the session already has its limit of reports
+   * waiting, the agent is told and the session closed (1008): honest agents never get there.
+   */
+  private agentWork(session: Session, queued: 'queued' | 'coalesced' | 'full'): void {
+    if (queued !== 'full') return;
+    this.logFor(session, 'warn', 'agent sends reports faster than they can be recorded; closing its connection', { agentId: session.agentId, pending: session.work.pending });
+    this.send(session, { type: 'error', v: PROTOCOL_VERSION, code: 'rate_limited', message: 'too many reports waiting to be recorded; the connection is closed (reconnect and send less often)' });
+    this.closeSession(session, CLOSE.policy, 'too many pending reports');
+  }
+
+  /** Decides to close a session: from now on its frames are dropped unread. */
+  private closeSession(session: Session, code: number, reason: string): void {
+    if (session.closing) return;
+    session.closing = true;
+    session.socket.close(code, reason);
+  }
+
+  /** A warning or error about one session, within its log budget (see SessionGuard.logLine). */
+  private logFor(session: Session, level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+    const allowed = session.guard.logLine({ agentId: session.agentId, ...fields });
+    if (allowed) this.options.log(level, message, allowed);
+  }
+
+  /** A frame beyond the session's message rate: dropped; the agent is told once a minute, and closed (1008) when it keeps on. */
+  private overRate(session: Session, verdict: 'drop' | 'drop-and-warn' | 'close'): void {
+    const { messagesPerSecond, messageBurst } = this.limits;
+    if (verdict === 'drop-and-warn') {
+      this.logFor(session, 'warn', 'agent exceeds its message rate; dropping its messages', { limitPerSecond: messagesPerSecond, burst: messageBurst });
+      this.send(session, { type: 'error', v: PROTOCOL_VERSION, code: 'rate_limited', message: `more than ${messagesPerSecond} messages a second (bursts of ${messageBurst}): messages are dropped; keep sending and the connection is closed` });
+    } else if (verdict === 'close') {
+      this.logFor(session, 'warn', 'agent kept exceeding its message rate; closing its connection', { dropped: session.guard.droppedThisMinute });
+      this.closeSession(session, CLOSE.policy, 'message rate limit exceeded');
+    }
   }
 
   private protocolError(session: Session, code: 'malformed' | 'unknown_type' | 'unsupported_version', message: string): void {
-    this.options.log('warn', 'protocol error from agent', { agentId: session.agentId, code, error: message });
+    this.logFor(session, 'warn', 'protocol error from agent', { code, error: message });
     this.send(session, { type: 'error', v: PROTOCOL_VERSION, code, message });
-    const now = Date.now();
-    if (now - session.errors.windowStart > 60_000) session.errors = { windowStart: now, count: 0 };
-    if (++session.errors.count > 20) session.socket.close(CLOSE.tooManyErrors, 'too many protocol errors');
+    if (session.guard.protocolError()) this.closeSession(session, CLOSE.tooManyErrors, 'too many protocol errors');
   }
 
   private onMessage(session: Session, raw: Buffer): void {
@@ -271,25 +376,32 @@ export class AgentChannel {
       case 'hello':
         session.helloSeen = true;
         session.name = msg.description.hostname;
-        this.enqueue(session, async () => {
-          await recordAgentConnected(db, session.agentId, { replica: this.replicaId, description: msg.description, runningConfigHash: msg.configHash });
-          session.configHash = msg.configHash;
-          await this.pushConfig(session, await this.effectiveFor(session));
-        });
-        return;
+        return this.agentWork(
+          session,
+          session.work.push(async () => {
+            await recordAgentConnected(db, session.agentId, { replica: this.replicaId, description: msg.description, runningConfigHash: msg.configHash });
+            session.configHash = msg.configHash;
+            await this.pushConfig(session, await this.effectiveFor(session));
+          }),
+        );
       case 'configStatus':
         if (msg.status === 'applied') session.configHash = msg.configHash;
-        this.enqueue(session, () => recordConfigStatus(db, session.agentId, msg));
-        if (msg.status === 'failed') this.options.log('warn', 'agent failed to apply its config', { agentId: session.agentId, configHash: msg.configHash, error: msg.error });
-        return;
+        if (msg.status === 'failed') this.logFor(session, 'warn', 'agent failed to apply its config', { configHash: msg.configHash, error: msg.error });
+        return this.agentWork(
+          session,
+          session.work.push(() => recordConfigStatus(db, session.agentId, msg)),
+        );
       case 'heartbeat': {
-        const clockOffsetMs = Date.now() - Date.parse(msg.at);
-        this.enqueue(session, () => recordHeartbeat(db, session.agentId, msg, clockOffsetMs));
-        return;
+        // Counters are cumulative: a heartbeat still waiting is replaced by this one, losing nothing.
+        const report = { msg, clockOffsetMs: Date.now() - Date.parse(msg.at) };
+        return this.agentWork(
+          session,
+          session.work.pushLatest('heartbeat', report, (r) => recordHeartbeat(db, session.agentId, r.msg, r.clockOffsetMs)),
+        );
       }
       case 'disconnect':
         this.options.log('info', 'agent says goodbye', { agentId: session.agentId, reason: msg.reason });
-        session.socket.close(CLOSE.normal, 'bye');
+        this.closeSession(session, CLOSE.normal, 'bye');
         return;
     }
   }
@@ -336,23 +448,24 @@ export class AgentChannel {
       this.options.log('warn', 'ignoring an unexpected change notification', { payload: payload.slice(0, 200) });
       return;
     }
-    this.refreshing = this.refreshing.then(() => this.apply(change)).catch((err: unknown) => this.options.log('error', 'applying a change to agents failed', { err: String(err) }));
+    this.refreshing = this.refreshing.then(() => this.apply(change)).catch((err: unknown) => this.options.log('error', 'applying a change to agents failed', { err: describeDatabaseError(err) }));
   }
 
   private async apply(change: AgentChange): Promise<void> {
     if (change.kind === 'config') {
       this.published = null;
-      for (const s of this.sessions.values()) if (s.helloSeen) this.enqueue(s, async () => this.pushConfig(s, await this.effectiveFor(s)));
+      // One push waiting per session however many changes come in: it builds from the latest set.
+      for (const s of this.sessions.values()) if (s.helloSeen) s.work.pushLatest('push', null, async () => this.pushConfig(s, await this.effectiveFor(s)), { bounded: false });
       return;
     }
     const session = this.sessions.get(change.id);
     if (!session) return;
     if (change.removed) {
       this.send(session, { type: 'disconnect', v: PROTOCOL_VERSION, reason: 'this agent was removed from the fleet; enroll it again to bring it back' });
-      session.socket.close(CLOSE.removed, 'removed');
+      this.closeSession(session, CLOSE.removed, 'removed');
       return;
     }
-    this.enqueue(session, async () => {
+    this.serverWork(session, async () => {
       const labels = await currentAgentLabels(this.options.database.db, session.agentId);
       if (!labels) return;
       session.labels = labels;
@@ -372,7 +485,7 @@ export class AgentChannel {
         }
         await this.apply({ kind: 'config' });
       })
-      .catch((err: unknown) => this.options.log('error', 'resynchronising agents failed', { err: String(err) }));
+      .catch((err: unknown) => this.options.log('error', 'resynchronising agents failed', { err: describeDatabaseError(err) }));
   }
 
   private watchdog(): void {
@@ -380,6 +493,7 @@ export class AgentChannel {
     for (const s of this.sessions.values()) {
       if (now - s.lastMessageAt > this.silentMs) {
         this.options.log('warn', 'agent missed its heartbeats; closing its connection', { agentId: s.agentId, silentMs: now - s.lastMessageAt });
+        s.closing = true;
         s.socket.terminate();
       } else if (s.socket.readyState === WebSocket.OPEN) {
         s.socket.ping();
@@ -388,7 +502,7 @@ export class AgentChannel {
     // Agents whose replica died without closing their sessions.
     markSilentAgentsOffline(this.options.database.db, this.silentMs).then(
       (ids) => ids.length && this.options.log('info', 'marked silent agents offline', { agents: ids.length }),
-      (err: unknown) => this.options.log('warn', 'marking silent agents offline failed', { err: String(err) }),
+      (err: unknown) => this.options.log('warn', 'marking silent agents offline failed', { err: describeDatabaseError(err) }),
     );
   }
 
@@ -403,9 +517,9 @@ export class AgentChannel {
     const sessions = [...this.sessions.values()];
     for (const s of sessions) {
       this.send(s, { type: 'disconnect', v: PROTOCOL_VERSION, reason: 'the control plane is restarting', retryAfterMs: 1000 + Math.floor(Math.random() * 9000) });
-      s.socket.close(CLOSE.goingAway, 'server shutting down');
+      this.closeSession(s, CLOSE.goingAway, 'server shutting down');
     }
-    await Promise.all(sessions.map((s) => s.chain));
+    await Promise.all(sessions.map((s) => s.work.idle()));
     await releaseReplicaAgents(this.options.database.db, this.replicaId, sessions.map((s) => s.agentId)).catch(() => undefined);
     this.sessions.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

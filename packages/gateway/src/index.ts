@@ -6,4 +6,4 @@
  */
 export { createGatewayHttpHandler, type GatewayOptions } from './http.js';
 export { AgentChannel, CHANNEL_PATH, AGENT_ID_HEADER, CLOSE, type AgentChannelOptions } from './channel.js';
-export { RateLimiter } from './rate-limit.js';
+export { KeyedTokenBuckets, RateLimiter, TokenBucket } from './rate-limit.js';
