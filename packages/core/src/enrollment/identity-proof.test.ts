@@ -51,6 +51,18 @@ describe('identity proof helpers', () => {
     expect(arnGlobMatches(`arn:aws:iam::${ACCOUNT}:role/fleet-agent-pro`, ROLE)).toBe(false);
     expect(arnGlobMatches(`arn:aws:iam::${ACCOUNT}:role/Fleet-*`, ROLE)).toBe(false);
     expect(arnGlobMatches('arn:aws:iam::111122223333:role/a.b', 'arn:aws:iam::111122223333:role/aXb')).toBe(false);
+    expect(arnGlobMatches('*', '')).toBe(true);
+    expect(arnGlobMatches('a*b*c', 'aXXbYYc')).toBe(true);
+    expect(arnGlobMatches('a*b*c', 'aXXbYY')).toBe(false);
+  });
+
+  it('matches an admin-set glob in time linear in the stars (a backtracking regex took seconds)', () => {
+    const started = performance.now();
+    expect(arnGlobMatches('*a*a*a*a*a*a*a*a*b', 'a'.repeat(2_000))).toBe(false);
+    const ms = performance.now() - started;
+    // eslint-disable-next-line no-console -- the measured number, to quote
+    console.log(`arnGlobMatches('*a*…*b', 2,000 × 'a'): ${ms.toFixed(1)} ms`);
+    expect(ms).toBeLessThan(500);
   });
 
   it('parses the STS allow-list setting: https origins, http only on loopback, "aws" for the real endpoints', () => {
