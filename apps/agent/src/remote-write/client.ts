@@ -5,7 +5,7 @@ import { authorizationHeader } from './http.js';
 import { compressSnappy } from './snappy.js';
 
 /** Why samples were given up on; the `reason` label of `samples_dropped_total`. */
-export type DropReason = 'http_4xx' | 'http_429' | 'wal_full' | 'too_old' | 'write_relabel' | 'invalid_labels';
+export type DropReason = 'http_4xx' | 'http_429' | 'wal_full' | 'too_old' | 'invalid_labels';
 
 /**
  * Where a failed attempt stopped: `credentials` (resolving credentials or signing, before anything
