@@ -1,4 +1,4 @@
-import { parseStsEndpoints } from '@fleet/core';
+import { adminPasswordProblem, parseStsEndpoints } from '@fleet/core';
 import { z } from 'zod';
 
 /** Settings of the control-plane process, all from the environment. */
@@ -136,5 +136,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): ServerConfig {
   if (Boolean(config.adminEmail) !== Boolean(config.adminPassword)) {
     throw new ConfigError(`${config.adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required together with ${config.adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'}`);
   }
+  // The first admin's password is held to the same policy as every other (never echoed).
+  const weakAdmin = config.adminEmail && config.adminPassword ? adminPasswordProblem(config.adminEmail, config.adminPassword) : null;
+  if (weakAdmin) throw new ConfigError(weakAdmin);
   return config;
 }
