@@ -13,7 +13,10 @@ import type { Actor } from '../context.js';
 export const LOCKOUT = {
   failures: 10,
   firstLockMs: 15 * 60_000,
-  maxLockMs: 24 * 60 * 60_000,
+  // A cap of an hour keeps guessing at 10 an hour at most, while someone who keeps failing on
+  // purpose can lock an operator out for an hour at a time, not a day (the last admin has no one
+  // to unlock them).
+  maxLockMs: 60 * 60_000,
 } as const;
 
 /** Longest e-mail recorded for a failed sign-in (as typed; RFC 5321 allows 254). */
@@ -99,6 +102,8 @@ export async function recordSignIn(db: Db, user: { id: string; email: string; ro
  */
 export function lockedMessage(until: Date, now = new Date()): string {
   const minutes = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 60_000));
-  const at = `${until.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  // The minute shown is the first one in which a retry is allowed.
+  const shown = new Date(Math.ceil(until.getTime() / 60_000) * 60_000);
+  const at = `${shown.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   return `This account is locked after ${LOCKOUT.failures} failed sign-ins. Try again after ${at} (in ${minutes} minute${minutes === 1 ? '' : 's'}), or ask an admin to unlock it.`;
 }
