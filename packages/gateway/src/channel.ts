@@ -90,6 +90,8 @@ interface Session {
   lastMessageAt: number;
   /** Once the gateway decides to close the session: every later frame is dropped unread. */
   closing: boolean;
+  /** Why the gateway closed it (`<code> <reason>`), when it did. */
+  closedFor: string | null;
   /** This session's database writes, in order and bounded (heartbeats coalesced). */
   work: WorkQueue;
   /** Its message rate, protocol errors and log lines. */
@@ -261,6 +263,7 @@ export class AgentChannel {
       lastSeq: -1,
       lastMessageAt: Date.now(),
       closing: false,
+      closedFor: null,
       work: new WorkQueue(o.maxPendingPerSession ?? 32, (err) => this.logFor(session, 'error', 'recording agent state failed', { err: describeDatabaseError(err) })),
       guard: new SessionGuard(this.limits),
     };
@@ -290,10 +293,11 @@ export class AgentChannel {
         name: session.name,
         code,
         reason: reason.toString().slice(0, 200),
+        ...(session.closedFor ? { closedFor: session.closedFor } : {}),
         ...(session.guard.suppressedLogLines ? { suppressedLogLines: session.guard.suppressedLogLines } : {}),
       });
       if (current && !this.draining) this.serverWork(session, () => recordAgentDisconnected(o.database.db, agent.id, this.replicaId));
-      const why = `${code}${reason.length ? ` ${reason.toString().slice(0, 200)}` : ''}`;
+      const why = session.closedFor ?? `${code}${reason.length ? ` ${reason.toString().slice(0, 200)}` : ''}`;
       // While draining, releaseReplicaAgents closes the history rows (the database closes next).
       if (!this.draining) {
         this.serverWork(session, async () => {
@@ -321,14 +325,23 @@ export class AgentChannel {
     if (queued !== 'full') return;
     this.logFor(session, 'warn', 'agent sends reports faster than they can be recorded; closing its connection', { agentId: session.agentId, pending: session.work.pending });
     this.send(session, { type: 'error', v: PROTOCOL_VERSION, code: 'rate_limited', message: 'too many reports waiting to be recorded; the connection is closed (reconnect and send less often)' });
-    this.closeSession(session, CLOSE.policy, 'too many pending reports');
+    this.closeSession(session, CLOSE.policy, 'too many pending reports', true);
   }
 
-  /** Decides to close a session: from now on its frames are dropped unread. */
-  private closeSession(session: Session, code: number, reason: string): void {
+  /**
+   * Decides to close a session: from now on its frames are dropped unread. An abusive session
+   * (rate, protocol errors) is also no longer read at all — its close frame is sent, and the
+   * connection is cut after a second if the agent does not finish the handshake — so a flood
+   * already on its way costs nothing more to decode.
+   */
+  private closeSession(session: Session, code: number, reason: string, abusive = false): void {
     if (session.closing) return;
     session.closing = true;
+    session.closedFor = `${code} ${reason}`;
     session.socket.close(code, reason);
+    if (!abusive) return;
+    session.socket.pause();
+    setTimeout(() => session.socket.readyState !== WebSocket.CLOSED && session.socket.terminate(), 1000).unref();
   }
 
   /** A warning or error about one session, within its log budget (see SessionGuard.logLine). */
@@ -345,14 +358,14 @@ export class AgentChannel {
       this.send(session, { type: 'error', v: PROTOCOL_VERSION, code: 'rate_limited', message: `more than ${messagesPerSecond} messages a second (bursts of ${messageBurst}): messages are dropped; keep sending and the connection is closed` });
     } else if (verdict === 'close') {
       this.logFor(session, 'warn', 'agent kept exceeding its message rate; closing its connection', { dropped: session.guard.droppedThisMinute });
-      this.closeSession(session, CLOSE.policy, 'message rate limit exceeded');
+      this.closeSession(session, CLOSE.policy, 'message rate limit exceeded', true);
     }
   }
 
   private protocolError(session: Session, code: 'malformed' | 'unknown_type' | 'unsupported_version', message: string): void {
     this.logFor(session, 'warn', 'protocol error from agent', { code, error: message });
     this.send(session, { type: 'error', v: PROTOCOL_VERSION, code, message });
-    if (session.guard.protocolError()) this.closeSession(session, CLOSE.tooManyErrors, 'too many protocol errors');
+    if (session.guard.protocolError()) this.closeSession(session, CLOSE.tooManyErrors, 'too many protocol errors', true);
   }
 
   private onMessage(session: Session, raw: Buffer): void {
