@@ -231,3 +231,33 @@ test('enrollment: a viewer sees a read-only note and no token actions; the API r
     await api.dispose();
   }
 });
+
+test('enrollment: a token can forbid labels the agent declares; the list says so and such an agent is refused', async ({ page, request, admin }) => {
+  await page.goto('/enrollment');
+  await page.getByRole('button', { name: 'New token' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New enrollment token' });
+  await dialog.getByLabel('Name', { exact: true }).fill('strict-labels');
+  await dialog.getByLabel('Label 1 name').fill('team');
+  await dialog.getByLabel('Label 1 value').fill('sre');
+  const allow = dialog.getByRole('checkbox', { name: 'Agents may add labels of their own' });
+  // Allowed by default, and the hint says what it means.
+  await expect(allow).toBeChecked();
+  await expect(allow).toHaveAccessibleDescription(/up to 20 more labels .* can never change a label set here/);
+  await allow.uncheck();
+  await expect(allow).toHaveAccessibleDescription(/one that declares labels of its own is refused/);
+  await dialog.getByRole('button', { name: 'Create token' }).click();
+  const created = page.getByRole('dialog', { name: 'Token strict-labels created' });
+  await expect(created).toContainText('token labels only');
+  const secret = (await created.getByTestId('token-secret').textContent())!;
+  await created.getByRole('button', { name: 'Done' }).click();
+  await expect(page.getByTestId('token-strict-labels').getByTestId('token-agent-labels')).toHaveText('token labels only');
+
+  // An agent that declares env=prod on it is refused, naming the label; without labels it gets team=sre only.
+  const declared = await request.post('/agent/v1/enroll', { data: { token: secret, description: { hostname: 'h-strict', version: 'test', platform: 'generic', labels: { env: 'prod' } } } });
+  expect(declared.status()).toBe(403);
+  expect(await declared.json()).toMatchObject({ field: 'description.labels', error: expect.stringContaining('(env)') });
+  const plain = await enroll(request, secret, 'h-strict');
+  expect(plain.status()).toBe(201);
+  const tokens = await admin.query<Array<{ name: string; allowAgentLabels: boolean }>>('enrollment.list');
+  expect(tokens.find((t) => t.name === 'strict-labels')).toMatchObject({ allowAgentLabels: false });
+});

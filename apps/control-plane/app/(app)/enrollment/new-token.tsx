@@ -39,6 +39,8 @@ interface Form {
   customHours: string;
   maxUses: string;
   labels: LabelRow[];
+  /** Whether agents may add labels of their own (`fleet-agent enroll --label`). */
+  allowAgentLabels: boolean;
   platform: Platform;
   requireAws: boolean;
   accountIds: string;
@@ -81,7 +83,7 @@ function placeServerErrors(err: unknown, sent: NewToken | null, rows: readonly L
     } else if (head === 'awsBinding' && (sub === 'accountIds' || sub === 'roleArnGlobs')) {
       const value = index === undefined ? undefined : sent?.awsBinding?.[sub]?.[Number(index)];
       add(sub, value === undefined ? message : `${value}: ${message}`);
-    } else if (head === 'awsBinding' || head === 'name' || head === 'expiresInHours' || head === 'maxUses' || head === 'platform') {
+    } else if (head === 'awsBinding' || head === 'name' || head === 'expiresInHours' || head === 'maxUses' || head === 'platform' || head === 'allowAgentLabels') {
       add(head, message);
     } else {
       continue;
@@ -126,6 +128,7 @@ function NewTokenForm({ onClose, onCreated }: { onClose(): void; onCreated(creat
     customHours: '',
     maxUses: '',
     labels: [emptyLabelRow()],
+    allowAgentLabels: true,
     platform: 'any',
     requireAws: false,
     accountIds: '',
@@ -166,6 +169,7 @@ function NewTokenForm({ onClose, onCreated }: { onClose(): void; onCreated(creat
       name: form.name.trim(),
       expiresInHours: Number(form.expiry === 'custom' ? form.customHours.trim() : form.expiry),
       labels: labelsOf(form.labels),
+      allowAgentLabels: form.allowAgentLabels,
       platform: form.platform,
       ...(form.maxUses.trim() ? { maxUses: Number(form.maxUses.trim()) } : {}),
       ...(form.requireAws ? { awsBinding: { accountIds: lines(form.accountIds), roleArnGlobs: lines(form.roleArnGlobs) } } : {}),
@@ -257,6 +261,28 @@ function NewTokenForm({ onClose, onCreated }: { onClose(): void; onCreated(creat
           Stamped on every agent enrolled with this token; pipelines select agents by label (e.g. <code>env = prod</code>).
         </p>
         <LabelsEditor rows={form.labels} onChange={(rows) => set('labels', rows)} errors={rowErrors} />
+        <label className={styles.check}>
+          <input
+            type="checkbox"
+            name="allowAgentLabels"
+            checked={form.allowAgentLabels}
+            onChange={(e) => set('allowAgentLabels', e.target.checked)}
+            aria-describedby={`${ids}-agent-labels-hint`}
+          />
+          Agents may add labels of their own
+        </label>
+        <p className="hint" id={`${ids}-agent-labels-hint`}>
+          {form.allowAgentLabels ? (
+            <>
+              An agent may declare up to 20 more labels with <code>fleet-agent enroll --label name=value</code>. They can never change a label set
+              here (the token&apos;s value wins), but they can add ones like <code>env</code> that pipelines select by — clear this when agents must not
+              choose which pipelines reach them.
+            </>
+          ) : (
+            <>Agents get exactly the labels above: one that declares labels of its own is refused. Operators can still change an agent&apos;s labels later.</>
+          )}
+        </p>
+        {errors.allowAgentLabels ? <p className="field-error">{errors.allowAgentLabels}</p> : null}
       </fieldset>
       <fieldset className="fieldset">
         <legend>AWS identity</legend>
@@ -332,7 +358,7 @@ function CreatedPanel({ created, onClose }: { created: Created; onClose(): void 
         </div>
         <p className="small muted">
           Expires {formatTime(view.expiresAt)} · {view.maxUses === null ? 'unlimited uses' : `${view.maxUses} ${view.maxUses === 1 ? 'use' : 'uses'}`} ·
-          platform {view.platform}
+          platform {view.platform} · {view.allowAgentLabels ? 'agents may add labels' : 'token labels only'}
         </p>
       </div>
       <InstallCommands token={token} server={server} />

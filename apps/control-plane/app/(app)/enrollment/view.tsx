@@ -59,7 +59,15 @@ function ReadOnly({ role }: { role: string }) {
 }
 
 function matches(t: Token, q: string): boolean {
-  const haystack = [t.name, t.tokenPrefix, t.platform, STATE[t.state].text, t.createdByEmail ?? '', ...Object.entries(t.labels).map(([k, v]) => `${k}=${v}`)];
+  const haystack = [
+    t.name,
+    t.tokenPrefix,
+    t.platform,
+    STATE[t.state].text,
+    t.createdByEmail ?? '',
+    t.allowAgentLabels ? 'agents own labels' : 'token labels only',
+    ...Object.entries(t.labels).map(([k, v]) => `${k}=${v}`),
+  ];
   return haystack.some((s) => s.toLowerCase().includes(q));
 }
 
@@ -190,6 +198,9 @@ function TokensTable({ tokens, onRevoke }: { tokens: Token[]; onRevoke(t: Token)
                 ) : (
                   <span className="muted">none</span>
                 )}
+                <div className="muted small" data-testid="token-agent-labels" title={t.allowAgentLabels ? 'Agents may add labels of their own at enrollment (the token’s labels win)' : 'Agents that declare labels of their own are refused'}>
+                  {t.allowAgentLabels ? '+ agents’ own labels' : 'token labels only'}
+                </div>
               </td>
               <td className={styles.nowrap} data-testid="token-uses" title={t.maxUses === null ? 'Unlimited uses until it expires' : undefined}>
                 {t.useCount} / {t.maxUses ?? '∞'}
