@@ -67,6 +67,13 @@ describe('gateway enrollment over HTTP (in-process on PGlite)', () => {
     expect((await enroll({ token: t, description })).status).toBe(201);
   });
 
+  it('answers a body over 64 KiB with 413 before reading it all', async () => {
+    await start();
+    const res = await fetch(`${base}/agent/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10 << 20) });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toMatch(/larger than the 65536-byte limit/);
+  });
+
   it('logs a failed enrollment insert without its query or parameters (no secret hash)', async () => {
     await start();
     const t = await token();

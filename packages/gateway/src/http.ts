@@ -37,12 +37,16 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+/** A body over MAX_BODY: answered 413. */
+class BodyTooLarge extends Error {}
+
 async function readBody(req: IncomingMessage): Promise<string> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new BodyTooLarge();
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new AppError('BAD_INPUT', `request body larger than ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new BodyTooLarge();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -127,7 +131,11 @@ export function createGatewayHttpHandler(options: GatewayOptions) {
       options.log('info', 'agent enrolled', { agentId: out.agentId, hostname: parsed.data.description.hostname, sourceIp, ...(out.awsIdentityArn ? { awsIdentityArn: out.awsIdentityArn } : {}) });
       send(res, 201, { agentId: out.agentId, agentSecret: out.agentSecret, heartbeatIntervalMs: out.heartbeatIntervalMs } satisfies EnrollResponse);
     } catch (err) {
-      if (err instanceof AppError) {
+      if (err instanceof BodyTooLarge) {
+        // Not read further: the connection closes after the answer.
+        res.once('finish', () => req.destroy());
+        send(res, 413, { error: `the request body is larger than the ${MAX_BODY}-byte limit of enrollment requests` }, { connection: 'close' });
+      } else if (err instanceof AppError) {
         const code = err instanceof IdentityProofError ? err.reason : undefined;
         const status = STATUS[err.code] ?? 400;
         const body = { error: err.message, ...(err.details.field ? { field: err.details.field } : {}), ...(code ? { code } : {}) };
