@@ -94,6 +94,15 @@ describe('buildHeartbeat', () => {
     expect(hb.targets[0]).toMatchObject({ lastScrapeAt: null, durationMs: 0, samples: 0 });
   });
 
+  it('replaces NULs and lone surrogates (a receiver answered with them) instead of sending a heartbeat the protocol refuses', async () => {
+    const ugly = 'bad\u0000body \uD800 tail \uDC00 😀';
+    const d = destination({ lastError: failure({ class: 'unknown', code: ugly, message: ugly }) });
+    const targets: TargetHealth[] = [{ job: 'j', instance: 'i', url: 'http://127.0.0.1:1/metrics', up: false, lastScrapeAt: null, lastDurationMs: 1, samples: 0, lastError: ugly }];
+    const hb = parse(await buildHeartbeat(source([d], targets, {})));
+    expect(hb.destinations[0]!.lastError!.message).toBe('bad\uFFFDbody \uFFFD tail \uFFFD 😀');
+    expect(hb.targets[0]!.lastError).toBe('bad\uFFFDbody \uFFFD tail \uFFFD 😀');
+  });
+
   it('fills shards, highest sent timestamp, sent, retried, dropped and failed sends from the metrics labelled with each destination', async () => {
     const startedAt = new Date('2030-01-02T03:04:05.678Z');
     const agent = source([destination({ name: 'a' }), destination({ name: 'b', sigv4: null, url: 'http://127.0.0.1:9090/api/v1/write' })], [], {}, startedAt);

@@ -33,8 +33,16 @@ const MAX = {
   instance: 300,
 } as const;
 
-/** `text` cut to `max` UTF-16 units, ending in `…` when cut (never splitting a surrogate pair). */
-function clip(text: string, max: number): string {
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must go
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * `text` cut to `max` UTF-16 units, ending in `…` when cut (never splitting a surrogate pair), with
+ * NULs and lone surrogates (a receiver's error body may hold anything) replaced by U+FFFD: the
+ * protocol refuses a heartbeat carrying them.
+ */
+function clip(raw: string, max: number): string {
+  const text = raw.replace(UNSTORABLE, '\uFFFD');
   if (text.length <= max) return text;
   let end = max - 1;
   const last = text.charCodeAt(end - 1);
