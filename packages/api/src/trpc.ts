@@ -111,7 +111,15 @@ export function unstorableText(input: unknown): { path: string; problem: string 
  * INSERT fails and the caller gets a 500.
  */
 const storableInput = t.middleware(async ({ getRawInput, next }) => {
-  const found = unstorableText(await getRawInput());
+  let raw: unknown;
+  try {
+    raw = await getRawInput();
+  } catch {
+    // Unreadable (e.g. an empty POST body): a procedure without input never reads it, and one
+    // with input reports the same error from its own parsing.
+    return next();
+  }
+  const found = unstorableText(raw);
   if (found) {
     const cause = new AppError('BAD_INPUT', found.problem, { field: found.path });
     throw new TRPCError({ code: 'BAD_REQUEST', message: `${found.path}: ${found.problem}`, cause });
