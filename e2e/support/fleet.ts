@@ -24,7 +24,7 @@ export async function signIn(baseUrl: () => string, email: string, password: str
   };
   return {
     async call(procedure, input) {
-      const r = await fetch(`${baseUrl()}/api/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(input ?? null) });
+      const r = await fetch(`${baseUrl()}/api/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: baseUrl() }, body: JSON.stringify(input ?? null) });
       return unwrap(procedure, r);
     },
     async query(procedure, input) {

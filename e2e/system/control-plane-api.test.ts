@@ -37,7 +37,7 @@ describe('control-plane API over HTTP', () => {
   async function trpc(procedure: string, input: unknown, withCookie = true) {
     const res = await fetch(`${cp.url}/api/trpc/${procedure}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(withCookie ? { cookie } : {}) },
+      headers: { 'content-type': 'application/json', ...(withCookie ? { cookie, origin: cp.url } : {}) },
       body: JSON.stringify(input),
     });
     return { status: res.status, body: (await res.json()) as { error?: { message: string; data: { code: string; fieldErrors: Array<{ path: string; message: string }> | null } }; result?: { data: unknown } } };

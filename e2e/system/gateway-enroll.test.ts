@@ -27,7 +27,7 @@ describe('agent gateway: enrollment over HTTP', () => {
   });
 
   async function trpc(procedure: string, input: unknown) {
-    const res = await fetch(`${cp.url}/api/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(input) });
+    const res = await fetch(`${cp.url}/api/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: cp.url }, body: JSON.stringify(input) });
     return (await res.json()) as { result: { data: Record<string, unknown> } };
   }
 

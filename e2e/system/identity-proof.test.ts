@@ -75,7 +75,7 @@ describe('AWS identity proof for enrollment tokens with an AWS binding', () => {
   });
 
   async function trpc(procedure: string, input: unknown): Promise<Record<string, unknown>> {
-    const res = await fetch(`${cp.url}/api/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(input) });
+    const res = await fetch(`${cp.url}/api/trpc/${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: cp.url }, body: JSON.stringify(input) });
     const body = (await res.json()) as { result?: { data: Record<string, unknown> }; error?: unknown };
     if (!body.result) throw new Error(`${procedure}: ${JSON.stringify(body.error)}`);
     return body.result.data;

@@ -1,5 +1,8 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { adminPasswordProblem, parseStsEndpoints } from '@fleet/core';
 import { z } from 'zod';
+import { parseTrustedProxies, type TrustedProxies } from './client-ip.js';
 
 /** Settings of the control-plane process, all from the environment. */
 export interface ServerConfig {
@@ -27,6 +30,20 @@ export interface ServerConfig {
   heartbeatIntervalMs: number | undefined;
   /** How often fleet stats are rolled up (`STATS_INTERVAL`, default 60 s); retention runs every 10 rollups. */
   statsIntervalMs: number;
+  /**
+   * Proxies (load balancers) whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`,
+   * comma-separated addresses and CIDR ranges, IPv4 and IPv6); default none: the socket peer is
+   * the client.
+   */
+  trustedProxies: TrustedProxies;
+  /**
+   * Origins besides the control plane's own whose pages may act for a signed-in operator
+   * (`TRUSTED_ORIGINS`, comma-separated, e.g. `https://fleet.example.com`): sign-in and API calls
+   * that change state.
+   */
+  trustedOrigins: readonly string[];
+  /** Serve HTTPS with this certificate and key (`TLS_CERT_FILE`, `TLS_KEY_FILE`, PEM; both or neither). */
+  tls: { cert: Buffer; key: Buffer; certFile: string; keyFile: string } | undefined;
 }
 
 /** A bad environment setting; `message` is one line naming the variable. */
@@ -62,6 +79,42 @@ const env = z.object({
         return z.NEVER;
       }
     }),
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseTrustedProxies(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  TRUSTED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const origins: string[] = [];
+      for (const entry of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+        const url = URL.canParse(entry) ? new URL(entry) : null;
+        if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+          ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin such as https://fleet.example.com (scheme, host and port only)` });
+          return z.NEVER;
+        }
+        origins.push(url.origin);
+      }
+      return origins;
+    }),
+  TLS_CERT_FILE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || undefined),
+  TLS_KEY_FILE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || undefined),
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   PORT: z
     .string()
@@ -104,6 +157,44 @@ const env = z.object({
   STATS_INTERVAL: durationSetting(1000, 600_000, '60s'),
 });
 
+/** One line for a file that cannot be read (`ENOENT: no such file or directory` → `no such file or directory`). */
+function readProblem(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code} (${e.message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '')})` : String(e.message ?? err);
+}
+
+/** Reads and checks the TLS certificate and key: each parses as PEM, and the key is the certificate's. */
+function loadTls(certFile: string | undefined, keyFile: string | undefined): ServerConfig['tls'] {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    const [missing, given] = certFile ? ['TLS_KEY_FILE', 'TLS_CERT_FILE'] : ['TLS_CERT_FILE', 'TLS_KEY_FILE'];
+    throw new ConfigError(`${missing}: required together with ${given}`);
+  }
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read ${file}: ${readProblem(err)}`);
+    }
+  };
+  const cert = read('TLS_CERT_FILE', certFile);
+  const key = read('TLS_KEY_FILE', keyFile);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new ConfigError(`TLS_CERT_FILE: ${certFile} is not a PEM certificate`);
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new ConfigError(`TLS_KEY_FILE: ${keyFile} is not a PEM private key (an encrypted key is not supported)`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new ConfigError(`TLS_KEY_FILE: ${keyFile} is not the key of the certificate in TLS_CERT_FILE`);
+  return { cert, key, certFile, keyFile };
+}
+
 /**
  * Parses the process environment.
  * @throws ConfigError e.g. `PORT: must be a whole number between 0 and 65535 (got "http")`.
@@ -132,6 +223,9 @@ export function loadConfig(source: NodeJS.ProcessEnv): ServerConfig {
     stsEndpoints: e.FLEET_STS_ENDPOINTS,
     heartbeatIntervalMs: e.AGENT_HEARTBEAT_INTERVAL,
     statsIntervalMs: e.STATS_INTERVAL ?? 60_000,
+    trustedProxies: e.TRUSTED_PROXIES,
+    trustedOrigins: e.TRUSTED_ORIGINS,
+    tls: loadTls(e.TLS_CERT_FILE, e.TLS_KEY_FILE),
   };
   if (Boolean(config.adminEmail) !== Boolean(config.adminPassword)) {
     throw new ConfigError(`${config.adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required together with ${config.adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'}`);

@@ -3,11 +3,13 @@
  * the UI (Next.js), the tRPC API, the health endpoints and the agent gateway (enrollment and
  * the agent WebSocket channel).
  *
- * Settings (environment): HOST, PORT, DATA_DIR, DATABASE_URL, LOG_LEVEL. A bad setting ends the
+ * Settings (environment): HOST, PORT, DATA_DIR, DATABASE_URL, LOG_LEVEL, TRUSTED_PROXIES,
+ * TRUSTED_ORIGINS, TLS_CERT_FILE/TLS_KEY_FILE and the rest of config.ts. A bad setting ends the
  * process with one line naming it and exit code 1 (2 for start-up failures of other kinds).
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { authSecret, createAuth, ensureAdminFromEnv, issueSetupToken, type Auth } from '@fleet/core';
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
   });
 
   let auth: Auth | null = null;
+  let trustedOrigins: readonly string[] = [];
   const { server, drain } = createControlPlaneServer({
     database,
     logger,
@@ -67,6 +70,10 @@ async function main(): Promise<void> {
     stsEndpoints: config.stsEndpoints,
     channel,
     uiUpgrade: handleUiUpgrade && ((req, socket, head) => void handleUiUpgrade(req, socket, head)),
+    trustedProxies: config.trustedProxies,
+    trustedOrigins: () => trustedOrigins,
+    tls: config.tls,
+    dev: config.dev,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -80,20 +87,27 @@ async function main(): Promise<void> {
   const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
   const loopbacks = ['localhost', '127.0.0.1', '[::1]'];
   const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.host) || config.host === '';
-  const publicUrl = config.publicUrl ?? `http://${wildcard ? 'localhost' : shownHost}:${port}`;
+  const scheme = config.tls ? 'https' : 'http';
+  const publicUrl = config.publicUrl ?? `${scheme}://${wildcard ? 'localhost' : shownHost}:${port}`;
+  // The same server is reachable as localhost, 127.0.0.1 and ::1: all are the same origin to
+  // operators. better-auth (sign-in) and the API's cross-origin check trust the same list.
+  const ownOrigins = [publicUrl, ...loopbacks.map((h) => `${scheme}://${h}:${port}`), ...(wildcard ? [] : [`${scheme}://${shownHost}:${port}`])];
+  trustedOrigins = [...new Set([...ownOrigins.map((o) => new URL(o).origin), ...config.trustedOrigins])];
   auth = createAuth({
     database,
     secret: await authSecret(database.db, config.authSecret),
     baseURL: publicUrl,
-    // The same server is reachable as localhost, 127.0.0.1 and ::1: all are the same origin to operators.
-    trustedOrigins: [publicUrl, ...loopbacks.map((h) => `http://${h}:${port}`), ...(wildcard ? [] : [`http://${shownHost}:${port}`])],
+    trustedOrigins: [...trustedOrigins],
   });
   const setupToken = await issueSetupToken(database.db);
   if (setupToken) {
     // A one-time link: printed once for the person starting the server, never written to the JSON log.
     process.stdout.write(`\nFirst run: create the admin account at ${publicUrl}/setup?token=${setupToken}\n(valid 24 hours, once; or set ADMIN_EMAIL and ADMIN_PASSWORD)\n\n`);
   }
-  logger.info({ url: publicUrl, version, listen: `http://${shownHost}:${port}` }, `control plane listening on ${publicUrl}`);
+  logger.info(
+    { url: publicUrl, version, listen: `${scheme}://${shownHost}:${port}`, ...(config.trustedProxies.ranges.length ? { trustedProxies: config.trustedProxies.ranges } : {}) },
+    `control plane listening on ${publicUrl}`,
+  );
 
   const maintenance = startMaintenance({ database, logger, intervalMs: config.statsIntervalMs });
   const closeBackground = async () => {
@@ -106,7 +120,7 @@ async function main(): Promise<void> {
 function installShutdown(parts: {
   logger: Logger;
   database: DatabaseHandle;
-  server: Server;
+  server: Server | HttpsServer;
   drain(): void;
   closeChannel(): Promise<void>;
   closeUi(): Promise<void> | void;
