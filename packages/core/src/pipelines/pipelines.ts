@@ -10,8 +10,8 @@ import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { bindAccountReferences, canonicalJson, contentHash, resolveDocument, selectorMatches, selectorSchema, type DocumentValidation, type Selector } from './document.js';
 
-/** Largest pipeline document accepted, as YAML text. */
-export const MAX_SOURCE_BYTES = 512 * 1024;
+/** Largest pipeline document accepted, as YAML text (UTF-8 bytes); its JSON encoding fits the API's 1 MiB body limit. */
+export const MAX_SOURCE_BYTES = 256 * 1024;
 
 /**
  * A pipeline document as operators send it: the YAML `source` as written (kept verbatim, with
@@ -19,7 +19,11 @@ export const MAX_SOURCE_BYTES = 512 * 1024;
  */
 const documentFields = {
   document: z.record(z.string(), z.unknown()).optional(),
-  source: z.string().max(MAX_SOURCE_BYTES, `at most ${MAX_SOURCE_BYTES / 1024} KiB of YAML`).optional(),
+  source: z
+    .string()
+    .max(MAX_SOURCE_BYTES, `at most ${MAX_SOURCE_BYTES / 1024} KiB of YAML`)
+    .refine((text) => Buffer.byteLength(text, 'utf8') <= MAX_SOURCE_BYTES, `at most ${MAX_SOURCE_BYTES / 1024} KiB of YAML`)
+    .optional(),
 };
 
 function requireDocument(v: { document?: unknown; source?: string | undefined }, ctx: z.RefinementCtx): void {
