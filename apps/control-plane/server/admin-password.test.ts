@@ -9,7 +9,7 @@ describe('ADMIN_PASSWORD is held to the password policy at start-up', () => {
   ])('refuses %s with one line naming ADMIN_PASSWORD (never the password)', (_what, password, message) => {
     const err = (() => {
       try {
-        loadConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: password , NODE_ENV: 'test' });
+        loadConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: password, NODE_ENV: 'test' });
       } catch (e) {
         return e;
       }
@@ -21,6 +21,6 @@ describe('ADMIN_PASSWORD is held to the password policy at start-up', () => {
   });
 
   it('accepts a strong one', () => {
-    expect(loadConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'plum-orbit-cascade-47' , NODE_ENV: 'test' }).adminPassword).toBe('plum-orbit-cascade-47');
+    expect(loadConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'plum-orbit-cascade-47', NODE_ENV: 'test' }).adminPassword).toBe('plum-orbit-cascade-47');
   });
 });
