@@ -33,6 +33,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const createNext = nextPackage as unknown as typeof nextPackage.default;
 
 async function main(): Promise<void> {
+  // Everything this process writes (PGlite files, caches) is for its own user only, whichever database it uses.
+  process.umask(0o077);
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel);
 
