@@ -134,6 +134,24 @@ describe('request bodies are limited on every route', () => {
   });
 });
 
+describe('slow clients', () => {
+  it('closes a connection whose headers never finish (slowloris) after the 10 s header timeout, not Node’s 60 s', async () => {
+    const { connect } = await import('node:net');
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const started = Date.now();
+    socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ');
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const ms = Date.now() - started;
+    // eslint-disable-next-line no-console -- the measured number, to quote
+    console.log(`slow headers: closed after ${ms} ms`);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeLessThan(30_000);
+  }, 40_000);
+});
+
 describe('tRPC batches', () => {
   it(`refuses more than ${MAX_BATCH_SIZE} calls with a message naming the limit, before reading them`, async () => {
     const paths = Array.from({ length: 1000 }, () => 'system.status').join(',');

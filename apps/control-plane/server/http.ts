@@ -160,7 +160,10 @@ export function createControlPlaneServer(options: ControlPlaneServerOptions): Co
       else res.destroy();
     });
   };
-  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, listener) : http.createServer(listener);
+  // A client that trickles its headers or body holds a socket: 10 s for the headers, 30 s for the
+  // whole request (bodies are at most 1 MiB) instead of Node's 60 s / 300 s.
+  const limits = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ...limits }, listener) : http.createServer(limits, listener);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     const sourceIp = clientAddress(req, trustedProxies);
