@@ -9,6 +9,7 @@ import { AppError } from './errors.js';
 import { listTemplates, policiesForPipeline, resetTemplate, updateTemplate } from './policies/policies.js';
 import { createPipeline, diffVersions, getPipeline, previewSelector, publishVersion, saveDraft, validatePipelineDocument } from './pipelines/pipelines.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, setUserRole } from './users/users.js';
+import { freshAdmin } from './test-support.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 
@@ -34,10 +35,7 @@ describeEachDatabase('control-plane services', (backend) => {
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'Ada@Example.com', name: 'Ada', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' }, sourceIp: '127.0.0.1' };
+    ({ handle, dispose, ctx } = await freshAdmin(backend, { email: 'Ada@Example.com', name: 'Ada', sourceIp: '127.0.0.1' }));
   });
   afterEach(async () => dispose());
 

@@ -7,7 +7,6 @@ import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { createEnrollmentToken } from '../enrollment/tokens.js';
 import { createPipeline, publishVersion, saveDraft } from '../pipelines/pipelines.js';
-import { createUser } from '../users/users.js';
 import { getAgent, listAgents, removeAgent, setAgentLabels } from './agents.js';
 import { effectiveConfig, loadPublishedPipelines, type PublishedPipeline } from './effective-config.js';
 import { enrollAgent } from './enroll.js';
@@ -22,6 +21,7 @@ import {
   recordDesiredConfig,
 } from './sessions.js';
 import { recordHeartbeat } from '../fleet/stats.js';
+import { freshAdmin } from '../test-support.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 
@@ -78,10 +78,7 @@ describeEachDatabase('agent channel state', (backend) => {
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'ops@example.com', name: 'Ops', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
+    ({ handle, dispose, ctx } = await freshAdmin(backend));
   });
   afterEach(async () => dispose());
 

@@ -6,11 +6,11 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { createEnrollmentToken, listEnrollmentTokens, SELF_DECLARED_LABEL_LIMITS, type NewToken } from '../enrollment/tokens.js';
-import { createUser } from '../users/users.js';
 import { getAgent } from './agents.js';
 import { effectiveConfig, type PublishedPipeline } from './effective-config.js';
 import { enrollAgent } from './enroll.js';
 import { recordAgentConnected } from './sessions.js';
+import { freshAdmin } from '../test-support.js';
 
 describeEachDatabase('enrollment labels: the token’s win, the agent’s are limited or forbidden', (backend) => {
   let handle: DatabaseHandle;
@@ -18,10 +18,7 @@ describeEachDatabase('enrollment labels: the token’s win, the agent’s are li
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'ops@example.com', name: 'Ops', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
+    ({ handle, dispose, ctx } = await freshAdmin(backend));
   });
   afterEach(async () => dispose());
 

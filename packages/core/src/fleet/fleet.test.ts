@@ -8,12 +8,12 @@ import { recordAgentConnected, recordConfigStatus, recordDesiredConfig } from '.
 import type { ServiceContext } from '../context.js';
 import { createEnrollmentToken } from '../enrollment/tokens.js';
 import { createPipeline, publishVersion, saveDraft } from '../pipelines/pipelines.js';
-import { createUser } from '../users/users.js';
 import { counterDeltas, cumulativeOf, increase, type CumulativeCounters } from './counters.js';
 import { remedyForFinding } from './diagnosis.js';
 import { assessHeartbeat, type HealthHeartbeat } from './health.js';
 import { agentDetail, fleetOverview, pipelineStats } from './overview.js';
 import { applyRetention, recordHeartbeat, refreshRollups, RETENTION, type HeartbeatReport } from './stats.js';
+import { freshAdmin } from '../test-support.js';
 
 const AMP = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 
@@ -133,10 +133,7 @@ describeEachDatabase('fleet history', (backend) => {
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'ops@example.com', name: 'Ops', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
+    ({ handle, dispose, ctx } = await freshAdmin(backend));
   });
   afterEach(async () => dispose());
 

@@ -8,12 +8,12 @@ import { recordAgentConnected, recordConfigStatus, recordDesiredConfig } from '.
 import type { ServiceContext } from '../context.js';
 import { createEnrollmentToken } from '../enrollment/tokens.js';
 import { createPipeline, publishVersion } from '../pipelines/pipelines.js';
-import { createUser } from '../users/users.js';
 import { counterDeltas, cumulativeOf, safeCount, storedCounters } from './counters.js';
 import { remedyForFinding } from './diagnosis.js';
 import { assessHeartbeat, type HealthContext, type HealthHeartbeat } from './health.js';
 import { agentDetail, fleetOverview, pipelineStats } from './overview.js';
 import { ERROR_HISTORY, recordHeartbeat, refreshRollups, type HeartbeatReport } from './stats.js';
+import { freshAdmin } from '../test-support.js';
 
 const AMP = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 const AMP2 = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-99999999-0000/api/v1/remote_write';
@@ -119,10 +119,7 @@ describeEachDatabase('health truth', (backend) => {
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'ops@example.com', name: 'Ops', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
+    ({ handle, dispose, ctx } = await freshAdmin(backend));
   });
   afterEach(async () => dispose());
 

@@ -6,8 +6,8 @@ import { effectiveConfig, loadPublishedPipelines } from '../agents/effective-con
 import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { policiesForPipeline } from '../policies/policies.js';
-import { createUser } from '../users/users.js';
 import { createPipeline, diffVersions, getPipeline, publishVersion, saveDraft } from './pipelines.js';
+import { freshAdmin } from '../test-support.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 const ROLE = 'arn:aws:iam::123456789012:role/fleet-writer';
@@ -37,10 +37,7 @@ describeEachDatabase('pipelines: kept YAML, draft numbering, account references 
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'ada@example.com', name: 'Ada', role: 'admin', password: 'correct horse battery staple 42' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
+    ({ handle, dispose, ctx } = await freshAdmin(backend, { email: 'ada@example.com', name: 'Ada' }));
   });
   afterEach(async () => dispose());
 

@@ -6,6 +6,7 @@ import type { ServiceContext } from '../context.js';
 import { listAudit } from '../audit/audit.js';
 import { AppError } from '../errors.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, listUsers, setUserPassword, unlockUser } from './users.js';
+import { freshAdmin } from '../test-support.js';
 
 async function refusal(p: Promise<unknown>): Promise<AppError> {
   const err = await p.then(
@@ -22,10 +23,7 @@ describeEachDatabase('operator passwords and locks', (backend) => {
   let ctx: ServiceContext;
 
   beforeEach(async () => {
-    ({ handle, dispose } = await backend.fresh());
-    await handle.migrate();
-    const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: 'ada@example.com', name: 'Ada', role: 'admin', password: 'plum-orbit-cascade-47' });
-    ctx = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' }, sourceIp: '127.0.0.1' };
+    ({ handle, dispose, ctx } = await freshAdmin(backend, { email: 'ada@example.com', name: 'Ada', sourceIp: '127.0.0.1' }));
   });
   afterEach(async () => dispose());
 
