@@ -9,7 +9,7 @@ import { AppError } from './errors.js';
 import { listTemplates, policiesForPipeline, resetTemplate, updateTemplate } from './policies/policies.js';
 import { createPipeline, diffVersions, getPipeline, previewSelector, publishVersion, saveDraft, validatePipelineDocument } from './pipelines/pipelines.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, setUserRole } from './users/users.js';
-import { freshAdmin } from './test-support.js';
+import { freshAdmin } from './test-support/index.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 

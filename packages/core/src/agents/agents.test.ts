@@ -21,7 +21,7 @@ import {
   recordDesiredConfig,
 } from './sessions.js';
 import { recordHeartbeat } from '../fleet/stats.js';
-import { freshAdmin } from '../test-support.js';
+import { freshAdmin } from '../test-support/index.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 

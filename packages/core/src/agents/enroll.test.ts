@@ -10,7 +10,7 @@ import { getAgent } from './agents.js';
 import { effectiveConfig, type PublishedPipeline } from './effective-config.js';
 import { enrollAgent } from './enroll.js';
 import { recordAgentConnected } from './sessions.js';
-import { freshAdmin } from '../test-support.js';
+import { freshAdmin } from '../test-support/index.js';
 
 describeEachDatabase('enrollment labels: the token’s win, the agent’s are limited or forbidden', (backend) => {
   let handle: DatabaseHandle;

@@ -13,7 +13,7 @@ import { remedyForFinding } from './diagnosis.js';
 import { assessHeartbeat, type HealthContext, type HealthHeartbeat } from './health.js';
 import { agentDetail, fleetOverview, pipelineStats } from './overview.js';
 import { ERROR_HISTORY, recordHeartbeat, refreshRollups, type HeartbeatReport } from './stats.js';
-import { freshAdmin } from '../test-support.js';
+import { freshAdmin } from '../test-support/index.js';
 
 const AMP = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 const AMP2 = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-99999999-0000/api/v1/remote_write';

@@ -7,7 +7,7 @@ import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { policiesForPipeline } from '../policies/policies.js';
 import { createPipeline, diffVersions, getPipeline, publishVersion, saveDraft } from './pipelines.js';
-import { freshAdmin } from '../test-support.js';
+import { freshAdmin } from '../test-support/index.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 const ROLE = 'arn:aws:iam::123456789012:role/fleet-writer';

@@ -6,7 +6,7 @@ import type { ServiceContext } from '../context.js';
 import { listAudit } from '../audit/audit.js';
 import { AppError } from '../errors.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, listUsers, setUserPassword, unlockUser } from './users.js';
-import { freshAdmin } from '../test-support.js';
+import { freshAdmin } from '../test-support/index.js';
 
 async function refusal(p: Promise<unknown>): Promise<AppError> {
   const err = await p.then(

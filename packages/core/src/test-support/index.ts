@@ -4,8 +4,8 @@
  */
 import type { DatabaseHandle } from '@fleet/db';
 import type { TestBackend } from '@fleet/db/test-support';
-import type { ServiceContext } from './context.js';
-import { createUser } from './users/users.js';
+import type { ServiceContext } from '../context.js';
+import { createUser } from '../users/users.js';
 
 /** A strong password that passes the policy, for test operators. */
 export const TEST_PASSWORD = 'correct horse battery staple 42';
