@@ -7,7 +7,7 @@
  * interprets `(?i)`, `\pL` or `[[:alpha:]]` itself, so both engines see the very same character
  * sets and only the matching strategy differs.
  */
-import { complement, MAX_RUNE, normalize, orbitOf, type AssertKind, type CharClass, type Node, type Range } from './re2.js';
+import { complement, MAX_RUNE, normalize, orbitOf, quantifier, type AssertKind, type CharClass, type Node, type Range } from './re2.js';
 
 const propCache = new Map<string, Range[]>();
 
@@ -86,18 +86,7 @@ function emit(node: Node): string {
       return node.subs.map(emit).join('|');
     case 'repeat': {
       const { min, max } = node;
-      const q =
-        min === 0 && max === -1
-          ? '*'
-          : min === 1 && max === -1
-            ? '+'
-            : min === 0 && max === 1
-              ? '?'
-              : max === -1
-                ? `{${min},}`
-                : min === max
-                  ? `{${min}}`
-                  : `{${min},${max}}`;
+      const q = quantifier(min, max);
       return `(?:${emit(node.sub)})${q}${node.lazy ? '?' : ''}`;
     }
   }

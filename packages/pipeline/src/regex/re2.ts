@@ -193,6 +193,13 @@ const POSIX_GROUPS: Record<string, { ranges: Range[]; negated: boolean }> = {};
   }
 }
 
+/** The quantifier text of a repeat with bounds `min`..`max` (`max` -1: unbounded), the same in RE2 and JavaScript syntax. */
+export function quantifier(min: number, max: number): string {
+  if (max === -1) return min === 0 ? '*' : min === 1 ? '+' : `{${min},}`;
+  if (min === 0 && max === 1) return '?';
+  return min === max ? `{${min}}` : `{${min},${max}}`;
+}
+
 /** Sorts and merges ranges (Go's cleanClass). */
 export function normalize(ranges: readonly Range[]): Range[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0] || b[1] - a[1]);
@@ -998,18 +1005,7 @@ function emit(node: Node): string {
       const atom =
         sub.t === 'lit' || sub.t === 'class' || sub.t === 'any' || sub.t === 'cap' ? emit(sub) : `(?:${emit(sub)})`;
       const { min, max } = node;
-      const q =
-        min === 0 && max === -1
-          ? '*'
-          : min === 1 && max === -1
-            ? '+'
-            : min === 0 && max === 1
-              ? '?'
-              : max === -1
-                ? `{${min},}`
-                : min === max
-                  ? `{${min}}`
-                  : `{${min},${max}}`;
+      const q = quantifier(min, max);
       return atom + q + (node.lazy ? '?' : '');
     }
   }
