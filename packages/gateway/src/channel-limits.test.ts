@@ -1,84 +1,23 @@
-import { once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createEnrollmentToken, createUser, enrollAgent, getAgent, type ServiceContext } from '@fleet/core';
-import { agents, agentStats, enrollmentTokens, openMemoryDatabase, pipelines, type DatabaseHandle } from '@fleet/db';
+import { getAgent } from '@fleet/core';
+import { agentStats } from '@fleet/db';
 import { PROTOCOL_VERSION } from '@fleet/protocol';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { AGENT_ID_HEADER, AgentChannel, CHANNEL_PATH, CLOSE, type AgentChannelOptions } from './channel.js';
-import { DEADLINE_MS, heartbeatBody, TestAgent } from './test-support/test-agent.js';
+import { CHANNEL_PATH, CLOSE } from './channel.js';
+import { useChannelHarness } from './test-support/harness.js';
+import { DEADLINE_MS, heartbeatBody, type TestAgent } from './test-support/test-agent.js';
 
 /** A heartbeat frame with cumulative counters at `n` (scraped = sent = n). */
 const heartbeatFrame = (seq: number, n: number) => JSON.stringify({ type: 'heartbeat', v: PROTOCOL_VERSION, seq, ...heartbeatBody(n) });
 
 describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', () => {
-  let database: DatabaseHandle;
-  let ctx: ServiceContext;
-  let server: http.Server;
-  let base: string;
-  let channel: AgentChannel | undefined;
-  const logs: { level: string; message: string; fields?: Record<string, unknown> | undefined }[] = [];
-  const clients: TestAgent[] = [];
-
-  beforeAll(async () => {
-    database = await openMemoryDatabase();
-    await database.migrate();
-    const admin = await createUser({ db: database.db, actor: { type: 'system' } }, { email: 'ops@example.com', name: 'Ops', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: database.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
-  });
-  afterAll(async () => database?.close());
-
-  beforeEach(async () => {
-    logs.length = 0;
-    for (const table of [agents, enrollmentTokens, pipelines]) await database.db.delete(table);
-    server = http.createServer((_req, res) => res.writeHead(404).end());
-    server.on('upgrade', (req, socket, head) => {
-      const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-      if (!channel?.handleUpgrade(req, socket, head, pathname, req.socket.remoteAddress ?? 'unknown')) socket.destroy();
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-
-  afterEach(async () => {
-    await channel?.close();
-    channel = undefined;
-    for (const c of clients.splice(0)) c.ws.terminate();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-
-  async function startChannel(options: Partial<AgentChannelOptions> = {}): Promise<AgentChannel> {
-    channel = await AgentChannel.start({ database, log: (level, message, fields) => logs.push({ level, message, fields }), replicaId: 'replica-test', ...options });
-    return channel;
-  }
-
-  async function enroll(hostname = 'host-1') {
-    const { token } = await createEnrollmentToken(ctx, { name: `t-${hostname}-${Math.random()}`, expiresInHours: 1, labels: { env: 'prod' } });
-    return enrollAgent({ db: database.db }, token, { hostname, version: 'test', platform: 'generic', labels: {} });
-  }
-
-  const credentials = (a: { agentId: string; agentSecret: string }) => ({ [AGENT_ID_HEADER]: a.agentId, authorization: `Bearer ${a.agentSecret}` });
-
-  function connect(headers: Record<string, string>): Promise<TestAgent> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base}${CHANNEL_PATH}`, { headers });
-      const agent = new TestAgent(ws);
-      ws.once('open', () => {
-        clients.push(agent);
-        resolve(agent);
-      });
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
-  }
+  const h = useChannelHarness();
+  const { startChannel, enroll, credentials, connect } = h;
 
   /** Attempts an upgrade that must be refused; resolves with the HTTP status. */
   function refusedStatus(headers: Record<string, string>): Promise<number> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base}${CHANNEL_PATH}`, { headers });
+      const ws = new WebSocket(`${h.base}${CHANNEL_PATH}`, { headers });
       ws.once('open', () => {
         ws.terminate();
         reject(new Error('the upgrade was accepted'));
@@ -94,12 +33,12 @@ describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', ()
   async function helloed(agent: { agentId: string; agentSecret: string }): Promise<TestAgent> {
     const client = await connect(credentials(agent));
     client.hello();
-    await vi.waitFor(async () => expect((await getAgent(ctx, agent.agentId)).state).toBe('online'), { timeout: DEADLINE_MS, interval: 20 });
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, agent.agentId)).state).toBe('online'), { timeout: DEADLINE_MS, interval: 20 });
     return client;
   }
 
   async function heartbeatsRecorded(agentId: string): Promise<number> {
-    return (await database.db.select({ agentId: agentStats.agentId }).from(agentStats)).filter((r) => r.agentId === agentId).length;
+    return (await h.database.db.select({ agentId: agentStats.agentId }).from(agentStats)).filter((r) => r.agentId === agentId).length;
   }
 
   it('coalesces a flood of heartbeats: the latest counters are recorded and another agent’s heartbeat is not held up behind them', async () => {
@@ -115,9 +54,9 @@ describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', ()
     // 4,999 more sent at once, cumulative counters 2 … 5,000 (seq 2 … 5,000).
     for (let i = 2; i <= 5000; i++) flood.sendRaw(heartbeatFrame(i, i));
     calm.heartbeat(7);
-    await vi.waitFor(async () => expect((await getAgent(ctx, honest.agentId)).lastHeartbeat).toMatchObject({ counters: { samplesScraped: 7 } }), { timeout: DEADLINE_MS, interval: 10 });
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, honest.agentId)).lastHeartbeat).toMatchObject({ counters: { samplesScraped: 7 } }), { timeout: DEADLINE_MS, interval: 10 });
     const honestMs = performance.now() - started;
-    await vi.waitFor(async () => expect((await getAgent(ctx, flooder.agentId)).lastHeartbeat).toMatchObject({ counters: { samplesScraped: 5000 } }), { timeout: DEADLINE_MS, interval: 10 });
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, flooder.agentId)).lastHeartbeat).toMatchObject({ counters: { samplesScraped: 5000 } }), { timeout: DEADLINE_MS, interval: 10 });
     const floodMs = performance.now() - started;
     // eslint-disable-next-line no-console -- the measured numbers
     console.log(`4,999 heartbeats sent at once by one agent: the other agent's heartbeat recorded after ${honestMs.toFixed(0)} ms, the flooder's last after ${floodMs.toFixed(0)} ms`);
@@ -125,7 +64,7 @@ describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', ()
     expect(honestMs).toBeLessThan(3_000);
     expect(floodMs).toBeLessThan(4_000);
     // No counter delta is lost: the deltas recorded add up to the last cumulative value less the baseline (1).
-    const rows = await database.db.select().from(agentStats);
+    const rows = await h.database.db.select().from(agentStats);
     const scraped = rows.filter((r) => r.agentId === flooder.agentId).reduce((sum, r) => sum + r.samplesScraped, 0);
     expect(scraped).toBe(4999);
     expect(flood.ws.readyState).toBe(WebSocket.OPEN);
@@ -142,17 +81,17 @@ describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', ()
     const limited = flood.all('error');
     expect(limited).toEqual([expect.objectContaining({ code: 'rate_limited', message: expect.stringMatching(/more than 5 messages a second/) })]);
     // What was recorded is from within the burst (200 frames, plus what the bucket refills at 5 a second meanwhile), never the rest.
-    await vi.waitFor(async () => expect((await getAgent(ctx, flooder.agentId)).state).toBe('offline'), { timeout: DEADLINE_MS, interval: 20 });
-    const last = (await getAgent(ctx, flooder.agentId)).lastHeartbeat as { counters: { samplesScraped: number } } | null;
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, flooder.agentId)).state).toBe('offline'), { timeout: DEADLINE_MS, interval: 20 });
+    const last = (await getAgent(h.ctx, flooder.agentId)).lastHeartbeat as { counters: { samplesScraped: number } } | null;
     expect(last?.counters.samplesScraped ?? 0).toBeLessThan(300);
     // A handful of log lines for the whole flood.
-    expect(logs.filter((l) => l.fields?.agentId === flooder.agentId && l.level !== 'info').length).toBeLessThanOrEqual(3);
+    expect(h.logs.filter((l) => l.fields?.agentId === flooder.agentId && l.level !== 'info').length).toBeLessThanOrEqual(3);
     calm.heartbeat(3);
     await vi.waitFor(async () => expect(await heartbeatsRecorded(honest.agentId)).toBe(1), { timeout: DEADLINE_MS, interval: 20 });
     expect(calm.ws.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('bounds the reports waiting for the database: an agent beyond it is told and closed (1008)', async () => {
+  it('bounds the reports waiting for the h.database: an agent beyond it is told and closed (1008)', async () => {
     await startChannel({ maxPendingPerSession: 4 });
     const a = await enroll();
     const client = await helloed(a);
@@ -170,9 +109,9 @@ describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', ()
     for (let i = 1; i <= 5; i++) client.sendRaw(heartbeatFrame(i, i));
     expect(await client.closed).toEqual({ code: CLOSE.tooManyErrors, reason: 'too many protocol errors' });
     // The disconnect is recorded after anything the session had queued.
-    await vi.waitFor(async () => expect((await getAgent(ctx, a.agentId)).state).toBe('offline'), { timeout: DEADLINE_MS, interval: 20 });
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, a.agentId)).state).toBe('offline'), { timeout: DEADLINE_MS, interval: 20 });
     expect(await heartbeatsRecorded(a.agentId)).toBe(0);
-    expect((await getAgent(ctx, a.agentId)).lastHeartbeat).toBeNull();
+    expect((await getAgent(h.ctx, a.agentId)).lastHeartbeat).toBeNull();
     expect(client.all('error')).toHaveLength(21);
   });
 
@@ -189,11 +128,11 @@ describe('AgentChannel under hostile or buggy agents (in-process on PGlite)', ()
     // 19 more protocol errors (20 in all: not yet closed) make 10 log lines, the rest counted.
     for (let i = 0; i < 19; i++) client.sendRaw('not json');
     await vi.waitFor(() => expect(client.all('error')).toHaveLength(20), { timeout: DEADLINE_MS, interval: 10 });
-    const lines = logs.filter((l) => l.message === 'protocol error from agent');
+    const lines = h.logs.filter((l) => l.message === 'protocol error from agent');
     expect(lines).toHaveLength(10);
     for (const l of lines) expect(JSON.stringify(l).length).toBeLessThan(1000);
     client.ws.close();
-    await vi.waitFor(() => expect(logs.find((l) => l.message === 'agent disconnected')?.fields).toMatchObject({ suppressedLogLines: 10 }), { timeout: DEADLINE_MS, interval: 10 });
+    await vi.waitFor(() => expect(h.logs.find((l) => l.message === 'agent disconnected')?.fields).toMatchObject({ suppressedLogLines: 10 }), { timeout: DEADLINE_MS, interval: 10 });
   });
 
   it('60+ unauthenticated upgrades from one address do not lock out a real agent there', async () => {

@@ -1,25 +1,20 @@
-import { once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import {
-  createEnrollmentToken,
   createPipeline,
-  createUser,
   effectiveConfig,
-  enrollAgent,
   getAgent,
   loadPublishedPipelines,
   publishVersion,
   removeAgent,
   saveDraft,
-  type ServiceContext,
 } from '@fleet/core';
-import { agents, agentStats, enrollmentTokens, openMemoryDatabase, pipelines, type DatabaseHandle } from '@fleet/db';
+import { agentStats } from '@fleet/db';
 import { PROTOCOL_VERSION } from '@fleet/protocol';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { AGENT_ID_HEADER, AgentChannel, CHANNEL_PATH, CLOSE, type AgentChannelOptions } from './channel.js';
-import { DEADLINE_MS, heartbeatBody, TestAgent } from './test-support/test-agent.js';
+import { AGENT_ID_HEADER, CHANNEL_PATH, CLOSE } from './channel.js';
+import { useChannelHarness } from './test-support/harness.js';
+import { DEADLINE_MS, heartbeatBody, type TestAgent } from './test-support/test-agent.js';
 
 const PIPELINE_DOCUMENT = (target: string) => ({
   scrape_configs: [{ job_name: 'node', static_configs: [{ targets: [target] }] }],
@@ -27,75 +22,13 @@ const PIPELINE_DOCUMENT = (target: string) => ({
 });
 
 describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () => {
-  let database: DatabaseHandle;
-  let ctx: ServiceContext;
-  let server: http.Server;
-  let base: string;
-  let channel: AgentChannel | undefined;
-  const logs: { level: string; message: string; fields?: Record<string, unknown> | undefined }[] = [];
-  const clients: TestAgent[] = [];
-
-  // One database for the file (opening PGlite is the slow part), emptied between tests.
-  beforeAll(async () => {
-    database = await openMemoryDatabase();
-    await database.migrate();
-    const admin = await createUser({ db: database.db, actor: { type: 'system' } }, { email: 'ops@example.com', name: 'Ops', role: 'admin', password: 'correct horse battery' });
-    ctx = { db: database.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' } };
-  });
-  afterAll(async () => database?.close());
-
-  beforeEach(async () => {
-    logs.length = 0;
-    // Stats and versions go with their agents and pipelines (on delete cascade).
-    for (const table of [agents, enrollmentTokens, pipelines]) await database.db.delete(table);
-    server = http.createServer((_req, res) => res.writeHead(404).end());
-    server.on('upgrade', (req, socket, head) => {
-      const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-      if (!channel?.handleUpgrade(req, socket, head, pathname, req.socket.remoteAddress ?? 'unknown')) socket.destroy();
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-
-  afterEach(async () => {
-    await channel?.close();
-    channel = undefined;
-    for (const c of clients.splice(0)) c.ws.terminate();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-
-  async function startChannel(options: Partial<AgentChannelOptions> = {}): Promise<AgentChannel> {
-    channel = await AgentChannel.start({ database, log: (level, message, fields) => logs.push({ level, message, fields }), replicaId: 'replica-test', ...options });
-    return channel;
-  }
-
-  async function enroll(hostname = 'host-1', labels: Record<string, string> = { env: 'prod' }) {
-    const { token } = await createEnrollmentToken(ctx, { name: `t-${hostname}-${Math.random()}`, expiresInHours: 1, labels });
-    return enrollAgent({ db: database.db }, token, { hostname, version: 'test', platform: 'generic', labels: {} });
-  }
-
-  /** Opens a session; rejects with the HTTP status when the upgrade is refused. */
-  function connect(headers: Record<string, string>, options: { localAddress?: string } = {}): Promise<TestAgent> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base}${CHANNEL_PATH}`, { headers, ...options });
-      const agent = new TestAgent(ws);
-      ws.once('open', () => {
-        clients.push(agent);
-        resolve(agent);
-      });
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
-  }
-
-  const credentials = (a: { agentId: string; agentSecret: string }) => ({ [AGENT_ID_HEADER]: a.agentId, authorization: `Bearer ${a.agentSecret}` });
+  const h = useChannelHarness();
+  const { startChannel, enroll, credentials, connect } = h;
 
   /** Attempts an upgrade that the server must refuse; resolves with the HTTP answer. */
   function refused(headers: Record<string, string>, options: { localAddress?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: { error?: string } }> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base}${CHANNEL_PATH}`, { headers, ...options });
+      const ws = new WebSocket(`${h.base}${CHANNEL_PATH}`, { headers, ...options });
       ws.once('open', () => {
         ws.terminate();
         reject(new Error('the upgrade was accepted'));
@@ -114,22 +47,22 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
   async function helloed(agent: { agentId: string; agentSecret: string }, configHash: string | null = null): Promise<TestAgent> {
     const client = await connect(credentials(agent));
     client.hello(configHash);
-    await vi.waitFor(async () => expect((await getAgent(ctx, agent.agentId)).state).toBe('online'), { timeout: DEADLINE_MS, interval: 20 });
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, agent.agentId)).state).toBe('online'), { timeout: DEADLINE_MS, interval: 20 });
     return client;
   }
 
   async function publishPipeline(name: string, target = '127.0.0.1:9100') {
-    const { pipeline } = await createPipeline(ctx, { name, selector: [{ name: 'env', op: '=', value: 'prod' }], document: PIPELINE_DOCUMENT(target), note: 'first' });
-    await publishVersion(ctx, pipeline.id, 1, 'roll out');
+    const { pipeline } = await createPipeline(h.ctx, { name, selector: [{ name: 'env', op: '=', value: 'prod' }], document: PIPELINE_DOCUMENT(target), note: 'first' });
+    await publishVersion(h.ctx, pipeline.id, 1, 'roll out');
     return pipeline.id;
   }
 
   async function desiredFor(labels: Record<string, string>) {
-    return effectiveConfig((await loadPublishedPipelines(database.db)).pipelines, labels);
+    return effectiveConfig((await loadPublishedPipelines(h.database.db)).pipelines, labels);
   }
 
   async function heartbeatsRecorded(agentId: string): Promise<number> {
-    return (await database.db.select({ agentId: agentStats.agentId }).from(agentStats)).filter((r) => r.agentId === agentId).length;
+    return (await h.database.db.select({ agentId: agentStats.agentId }).from(agentStats)).filter((r) => r.agentId === agentId).length;
   }
 
   it('refuses an upgrade without credentials with 401 and a reason naming the headers', async () => {
@@ -141,7 +74,7 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     const noSecret = await refused({ [AGENT_ID_HEADER]: a.agentId });
     expect(noSecret.status).toBe(401);
     expect(noSecret.body.error).toMatch(/Authorization: Bearer/);
-    expect(channel!.size).toBe(0);
+    expect(h.channel!.size).toBe(0);
   });
 
   it('refuses a wrong secret with 401 without saying whether the agent exists', async () => {
@@ -152,7 +85,7 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     expect(wrong.body.error).toMatch(/unknown agent or wrong secret/);
     const unknown = await refused(credentials({ agentId: '00000000-0000-4000-8000-000000000000', agentSecret: a.agentSecret }));
     expect(unknown).toMatchObject({ status: 401, body: { error: wrong.body.error } });
-    expect(logs.some((l) => l.message === 'agent connection refused')).toBe(true);
+    expect(h.logs.some((l) => l.message === 'agent connection refused')).toBe(true);
   });
 
   it('limits failed upgrades per source address with 429 and Retry-After; an agent that authenticates is not refused for them', async () => {
@@ -205,7 +138,7 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     expect(config.configHash).toBe(desired.configHash);
     expect(config.config).toEqual(desired.config);
     expect(config.pipelines).toEqual([{ id: desired.pipelines[0]!.id, name: 'node', version: 1 }]);
-    const row = await getAgent(ctx, a.agentId);
+    const row = await getAgent(h.ctx, a.agentId);
     expect(row).toMatchObject({ state: 'online', name: 'web-1', connectedReplica: 'replica-test', desiredConfigHash: desired.configHash, configStatus: 'pending' });
     expect(client.invalid).toEqual([]);
   });
@@ -217,17 +150,17 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     const desired = await desiredFor({ env: 'prod' });
     const client = await connect(credentials(a));
     client.hello(desired.configHash);
-    await vi.waitFor(async () => expect(await getAgent(ctx, a.agentId)).toMatchObject({ state: 'online', configStatus: 'applied', appliedConfigHash: desired.configHash }), {
+    await vi.waitFor(async () => expect(await getAgent(h.ctx, a.agentId)).toMatchObject({ state: 'online', configStatus: 'applied', appliedConfigHash: desired.configHash }), {
       timeout: DEADLINE_MS,
       interval: 20,
     });
     // A heartbeat is recorded after the hello's work on the same queue; once it is in the
-    // database any config would have been sent, and flush() proves it would have arrived.
+    // h.database any config would have been sent, and flush() proves it would have arrived.
     client.heartbeat();
     await vi.waitFor(async () => expect(await heartbeatsRecorded(a.agentId)).toBe(1), { timeout: DEADLINE_MS, interval: 20 });
     await client.flush();
     expect(client.all('config')).toEqual([]);
-    expect((await getAgent(ctx, a.agentId)).appliedPipelines).toEqual([{ id: desired.pipelines[0]!.id, name: 'node', version: 1 }]);
+    expect((await getAgent(h.ctx, a.agentId)).appliedPipelines).toEqual([{ id: desired.pipelines[0]!.id, name: 'node', version: 1 }]);
   });
 
   it('answers malformed JSON with a malformed error and keeps the session', async () => {
@@ -281,7 +214,7 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     expect((await client.next('error', (m) => m.message.startsWith('configStatus.'))).message).toMatch(/^configStatus\.error: a failed status needs an error/);
     client.heartbeat(42);
     await vi.waitFor(async () => expect(await heartbeatsRecorded(a.agentId)).toBe(1), { timeout: DEADLINE_MS, interval: 20 });
-    const row = await getAgent(ctx, a.agentId);
+    const row = await getAgent(h.ctx, a.agentId);
     expect(row.lastHeartbeat).toMatchObject({ counters: { samplesScraped: 42 } });
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
     // The invalid frames had no effect on the sequence: the valid heartbeat was next in line.
@@ -298,7 +231,7 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     expect(await heartbeatsRecorded(a.agentId)).toBe(0);
     client.hello();
     await client.next('config');
-    expect((await getAgent(ctx, a.agentId)).state).toBe('online');
+    expect((await getAgent(h.ctx, a.agentId)).state).toBe('online');
   });
 
   it('closes a session after more than 20 protocol errors in a minute', async () => {
@@ -329,28 +262,28 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     client.hello();
     const first = await client.next('config');
     client.send({ type: 'configStatus', configHash: first.configHash, status: 'applied' });
-    await vi.waitFor(async () => expect((await getAgent(ctx, a.agentId)).configStatus).toBe('applied'), { timeout: DEADLINE_MS, interval: 20 });
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, a.agentId)).configStatus).toBe('applied'), { timeout: DEADLINE_MS, interval: 20 });
 
-    await saveDraft(ctx, pipelineId, { selector: [{ name: 'env', op: '=', value: 'prod' }], document: PIPELINE_DOCUMENT('127.0.0.1:9101'), note: 'second' });
-    await publishVersion(ctx, pipelineId, 2, 'new target');
+    await saveDraft(h.ctx, pipelineId, { selector: [{ name: 'env', op: '=', value: 'prod' }], document: PIPELINE_DOCUMENT('127.0.0.1:9101'), note: 'second' });
+    await publishVersion(h.ctx, pipelineId, 2, 'new target');
     const desired = await desiredFor({ env: 'prod' });
     const second = await client.next('config', (m) => m.configHash !== first.configHash);
     expect(second.configHash).toBe(desired.configHash);
     expect(second.pipelines).toEqual([{ id: pipelineId, name: 'node', version: 2 }]);
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
     expect(client.all('welcome')).toHaveLength(1);
-    expect((await getAgent(ctx, a.agentId)).desiredConfigHash).toBe(desired.configHash);
+    expect((await getAgent(h.ctx, a.agentId)).desiredConfigHash).toBe(desired.configHash);
   });
 
   it('tells a removed agent and closes its socket with 4001', async () => {
     await startChannel();
     const a = await enroll();
     const client = await helloed(a);
-    await removeAgent(ctx, a.agentId);
+    await removeAgent(h.ctx, a.agentId);
     const bye = await client.next('disconnect');
     expect(bye.reason).toMatch(/removed from the fleet/);
     expect((await client.closed).code).toBe(CLOSE.removed);
-    await vi.waitFor(() => expect(channel!.size).toBe(0), { timeout: DEADLINE_MS, interval: 20 });
+    await vi.waitFor(() => expect(h.channel!.size).toBe(0), { timeout: DEADLINE_MS, interval: 20 });
     expect((await refused(credentials(a))).status).toBe(401);
   });
 
@@ -367,8 +300,8 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     // The new session works: its heartbeat is recorded, and the agent never went offline.
     second.heartbeat();
     await vi.waitFor(async () => expect(await heartbeatsRecorded(a.agentId)).toBe(1), { timeout: DEADLINE_MS, interval: 20 });
-    expect(await getAgent(ctx, a.agentId)).toMatchObject({ state: 'online', offlineSince: null });
-    expect(channel!.connectedAgentIds()).toEqual([a.agentId]);
+    expect(await getAgent(h.ctx, a.agentId)).toMatchObject({ state: 'online', offlineSince: null });
+    expect(h.channel!.connectedAgentIds()).toEqual([a.agentId]);
     expect(second.ws.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -385,13 +318,13 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     const config = await second.next('config');
     first.ws.terminate();
     // The server sent its close frame (4000) and never got an answer: it sees an abnormal close.
-    await vi.waitFor(() => expect(logs.some((l) => l.message === 'agent disconnected' && l.fields?.code === 1006)).toBe(true), { timeout: DEADLINE_MS, interval: 20 });
+    await vi.waitFor(() => expect(h.logs.some((l) => l.message === 'agent disconnected' && l.fields?.code === 1006)).toBe(true), { timeout: DEADLINE_MS, interval: 20 });
     // Whatever the old session's close wrote was queued before this report (PGlite runs
     // statements in order), and a config status does not touch the online state.
     second.send({ type: 'configStatus', configHash: config.configHash, status: 'applying' });
-    await vi.waitFor(async () => expect((await getAgent(ctx, a.agentId)).configStatus).toBe('applying'), { timeout: DEADLINE_MS, interval: 20 });
-    expect(await getAgent(ctx, a.agentId)).toMatchObject({ state: 'online', offlineSince: null });
-    expect(channel!.connectedAgentIds()).toEqual([a.agentId]);
+    await vi.waitFor(async () => expect((await getAgent(h.ctx, a.agentId)).configStatus).toBe('applying'), { timeout: DEADLINE_MS, interval: 20 });
+    expect(await getAgent(h.ctx, a.agentId)).toMatchObject({ state: 'online', offlineSince: null });
+    expect(h.channel!.connectedAgentIds()).toEqual([a.agentId]);
   });
 
   it('close() tells every agent to come back after its own delay and marks them offline', async () => {
@@ -400,8 +333,8 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     for (let i = 1; i <= 5; i++) enrolled.push(await enroll(`host-${i}`));
     const sessions = [];
     for (const a of enrolled) sessions.push(await helloed(a));
-    expect(channel!.size).toBe(5);
-    await channel!.close();
+    expect(h.channel!.size).toBe(5);
+    await h.channel!.close();
     const byes = await Promise.all(sessions.map((s) => s.next('disconnect')));
     const delays = byes.map((b) => b.retryAfterMs);
     for (const d of delays) {
@@ -410,7 +343,7 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     }
     expect(new Set(delays).size).toBeGreaterThan(1);
     for (const s of sessions) expect((await s.closed).code).toBe(CLOSE.goingAway);
-    for (const a of enrolled) expect(await getAgent(ctx, a.agentId)).toMatchObject({ state: 'offline', offlineSince: expect.any(Date) });
+    for (const a of enrolled) expect(await getAgent(h.ctx, a.agentId)).toMatchObject({ state: 'offline', offlineSince: expect.any(Date) });
     // A draining replica sheds new agents.
     const late = await refused(credentials(enrolled[0]!));
     expect(late.status).toBe(503);
@@ -427,11 +360,11 @@ describe('AgentChannel (WebSocket at /agent/v1/ws, in-process on PGlite)', () =>
     try {
       const closed = await quiet.closed;
       expect(closed.code).toBe(1006); // terminated: a silent peer gets no closing handshake
-      await vi.waitFor(async () => expect(await getAgent(ctx, silent.agentId)).toMatchObject({ state: 'offline', offlineSince: expect.any(Date) }), { timeout: DEADLINE_MS, interval: 20 });
-      expect(logs.some((l) => l.message === 'agent missed its heartbeats; closing its connection' && l.fields?.agentId === silent.agentId)).toBe(true);
+      await vi.waitFor(async () => expect(await getAgent(h.ctx, silent.agentId)).toMatchObject({ state: 'offline', offlineSince: expect.any(Date) }), { timeout: DEADLINE_MS, interval: 20 });
+      expect(h.logs.some((l) => l.message === 'agent missed its heartbeats; closing its connection' && l.fields?.agentId === silent.agentId)).toBe(true);
       expect(talking.ws.readyState).toBe(WebSocket.OPEN);
-      expect((await getAgent(ctx, alive.agentId)).state).toBe('online');
-      await vi.waitFor(() => expect(channel!.connectedAgentIds()).toEqual([alive.agentId]), { timeout: DEADLINE_MS, interval: 20 });
+      expect((await getAgent(h.ctx, alive.agentId)).state).toBe('online');
+      await vi.waitFor(() => expect(h.channel!.connectedAgentIds()).toEqual([alive.agentId]), { timeout: DEADLINE_MS, interval: 20 });
     } finally {
       clearInterval(beat);
     }
