@@ -1,6 +1,6 @@
 import { describeAgent } from '../control/platform.js';
 import { enroll } from '../control/enroll.js';
-import { CaFileError, loadServerTrust, type ServerTrust } from '../control/tls.js';
+import { readCaFile } from './ca-file.js';
 import type { CaFileOption } from './main.js';
 
 /** Options of `fleet-agent enroll`. */
@@ -20,14 +20,8 @@ export interface EnrollOptions {
 
 /** `fleet-agent enroll`: exit 0 when enrolled (or already), 1 with the reason otherwise (2 for an unusable --ca-file). */
 export async function enrollCommand(options: EnrollOptions): Promise<number> {
-  let trust: ServerTrust | undefined;
-  try {
-    trust = options.caFile && (await loadServerTrust(options.caFile.path, options.caFile.option));
-  } catch (err) {
-    if (!(err instanceof CaFileError)) throw err;
-    console.error(`fleet-agent: ${err.message}`);
-    return 2;
-  }
+  const trust = await readCaFile(options.caFile);
+  if (trust === null) return 2;
   try {
     const description = await describeAgent(options.labels);
     const out = await enroll({ server: options.server, token: options.token, stateDir: options.stateDir, awsIdentity: options.awsIdentity, description, trust });

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { Agent, type AgentLog } from '../agent.js';
 import { ManagedAgent } from '../control/managed.js';
 import { readAgentState } from '../control/state.js';
-import { CaFileError, loadServerTrust, type ServerTrust } from '../control/tls.js';
+import { readCaFile } from './ca-file.js';
 import type { CommandOptions } from './main.js';
 
 /**
@@ -40,14 +40,8 @@ export async function runAgentCommand(options: CommandOptions): Promise<number> 
       return 2;
     }
   }
-  let trust: ServerTrust | undefined;
-  try {
-    trust = options.caFile && (await loadServerTrust(options.caFile.path, options.caFile.option));
-  } catch (err) {
-    if (!(err instanceof CaFileError)) throw err;
-    console.error(`fleet-agent: ${err.message}`);
-    return 2;
-  }
+  const trust = await readCaFile(options.caFile);
+  if (trust === null) return 2;
   let agent: { stop(): Promise<void> };
   try {
     if (options.server) {
