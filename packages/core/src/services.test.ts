@@ -5,11 +5,10 @@ import { createAwsAccount, rotateExternalId } from './accounts/accounts.js';
 import { consumeEnrollmentToken, createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from './enrollment/tokens.js';
 import { listAudit } from './audit/audit.js';
 import type { ServiceContext } from './context.js';
-import { AppError } from './errors.js';
 import { listTemplates, policiesForPipeline, resetTemplate, updateTemplate } from './policies/policies.js';
 import { createPipeline, diffVersions, getPipeline, previewSelector, publishVersion, saveDraft, validatePipelineDocument } from './pipelines/pipelines.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, setUserRole } from './users/users.js';
-import { freshAdmin } from './test-support/index.js';
+import { freshAdmin, rejects } from './test-support/index.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 
@@ -18,15 +17,6 @@ function doc(url = AMP, extra: Record<string, unknown> = {}) {
     scrape_configs: [{ job_name: 'node', static_configs: [{ targets: ['localhost:9100'] }] }],
     remote_write: [{ url, aws_account: 'prod', ...extra }],
   };
-}
-
-async function rejects(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
 }
 
 describeEachDatabase('control-plane services', (backend) => {

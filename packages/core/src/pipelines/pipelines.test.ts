@@ -4,10 +4,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createAwsAccount, deleteAwsAccount, updateAwsAccount } from '../accounts/accounts.js';
 import { effectiveConfig, loadPublishedPipelines } from '../agents/effective-config.js';
 import type { ServiceContext } from '../context.js';
-import { AppError } from '../errors.js';
 import { policiesForPipeline } from '../policies/policies.js';
 import { createPipeline, diffVersions, getPipeline, publishVersion, saveDraft } from './pipelines.js';
-import { freshAdmin } from '../test-support/index.js';
+import { freshAdmin, rejects } from '../test-support/index.js';
 
 const AMP = 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-0a1b2c3d-1234/api/v1/remote_write';
 const ROLE = 'arn:aws:iam::123456789012:role/fleet-writer';
@@ -21,15 +20,6 @@ scrape_configs:
   - job_name: node
     static_configs: [{ targets: ['localhost:9100'] }]
 `;
-
-async function rejects(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
 
 describeEachDatabase('pipelines: kept YAML, draft numbering, account references by id', (backend) => {
   let handle: DatabaseHandle;

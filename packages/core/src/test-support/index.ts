@@ -4,7 +4,9 @@
  */
 import type { DatabaseHandle } from '@fleet/db';
 import type { TestBackend } from '@fleet/db/test-support';
+import { expect } from 'vitest';
 import type { ServiceContext } from '../context.js';
+import { AppError } from '../errors.js';
 import { createUser } from '../users/users.js';
 
 /** A strong password that passes the policy, for test operators. */
@@ -26,4 +28,14 @@ export async function freshAdmin(backend: TestBackend, options: { email?: string
   const admin = await createUser({ db: handle.db, actor: { type: 'system' } }, { email: options.email ?? 'ops@example.com', name: options.name ?? 'Ops', role: 'admin', password: TEST_PASSWORD });
   const ctx: ServiceContext = { db: handle.db, actor: { type: 'user', id: admin.id, email: admin.email, role: 'admin' }, ...(options.sourceIp ? { sourceIp: options.sourceIp } : {}) };
   return { handle, dispose, ctx };
+}
+
+/** The AppError `p` rejects with (the test fails when it resolves or rejects with anything else). */
+export async function rejects(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
 }

@@ -4,18 +4,8 @@ import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ServiceContext } from '../context.js';
 import { listAudit } from '../audit/audit.js';
-import { AppError } from '../errors.js';
 import { completeSetup, createUser, ensureAdminFromEnv, issueSetupToken, listUsers, setUserPassword, unlockUser } from './users.js';
-import { freshAdmin } from '../test-support/index.js';
-
-async function refusal(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
+import { freshAdmin, rejects } from '../test-support/index.js';
 
 describeEachDatabase('operator passwords and locks', (backend) => {
   let handle: DatabaseHandle;
@@ -28,17 +18,17 @@ describeEachDatabase('operator passwords and locks', (backend) => {
   afterEach(async () => dispose());
 
   it('refuses common, guessable and all-whitespace passwords wherever a password is set, naming the field', async () => {
-    const weak = await refusal(createUser(ctx, { email: 'bob@example.com', name: 'Bob', role: 'viewer', password: 'password1234' }));
+    const weak = await rejects(createUser(ctx, { email: 'bob@example.com', name: 'Bob', role: 'viewer', password: 'password1234' }));
     expect(weak).toMatchObject({ code: 'BAD_INPUT', details: { field: 'password' } });
     expect(weak.message).toMatch(/^password is too easy to guess\. This is similar to a commonly used password\./);
-    const own = await refusal(createUser(ctx, { email: 'bob.builder@example.com', name: 'Bob Builder', role: 'viewer', password: 'bob.builder@example.com' }));
+    const own = await rejects(createUser(ctx, { email: 'bob.builder@example.com', name: 'Bob Builder', role: 'viewer', password: 'bob.builder@example.com' }));
     expect(own.message).toContain('your name, your e-mail address or the product name');
-    const blank = await refusal(createUser(ctx, { email: 'bob@example.com', name: 'Bob', role: 'viewer', password: ' '.repeat(16) }));
+    const blank = await rejects(createUser(ctx, { email: 'bob@example.com', name: 'Bob', role: 'viewer', password: ' '.repeat(16) }));
     expect(blank.message).toBe('password must not be only spaces');
     expect((await listUsers(ctx)).map((u) => u.email)).toEqual(['ada@example.com']);
 
     const bob = await createUser(ctx, { email: 'bob@example.com', name: 'Bob', role: 'viewer', password: 'vivid quartz lantern 93' });
-    const reset = await refusal(setUserPassword(ctx, bob.id, 'qwertyuiop123'));
+    const reset = await rejects(setUserPassword(ctx, bob.id, 'qwertyuiop123'));
     expect(reset.details.field).toBe('password');
   });
 
@@ -47,9 +37,9 @@ describeEachDatabase('operator passwords and locks', (backend) => {
     try {
       await fresh.handle.migrate();
       const token = await issueSetupToken(fresh.handle.db);
-      const weak = await refusal(completeSetup({ db: fresh.handle.db }, token!, { email: 'root@example.com', name: 'Root', password: 'iloveyou1234' }));
+      const weak = await rejects(completeSetup({ db: fresh.handle.db }, token!, { email: 'root@example.com', name: 'Root', password: 'iloveyou1234' }));
       expect(weak.details.field).toBe('password');
-      const env = await refusal(ensureAdminFromEnv(fresh.handle.db, 'root@example.com', 'password1234'));
+      const env = await rejects(ensureAdminFromEnv(fresh.handle.db, 'root@example.com', 'password1234'));
       expect(env.details.field).toBe('ADMIN_PASSWORD');
       expect(env.message).toMatch(/^ADMIN_PASSWORD: is too easy to guess\./);
       expect(await ensureAdminFromEnv(fresh.handle.db, 'root@example.com', 'plum-orbit-cascade-47')).toBe('created');
