@@ -215,16 +215,20 @@ function PublishDialog({ pipeline, version, editorDirty, onClose }: { pipeline: 
         </p>
       }
     >
-      {editorDirty ? (
-        <p className="notice" role="note" data-testid="publish-unsaved">
-          The editor has unsaved changes: they are not part of v{version}. This publishes v{version} as stored. To publish your changes, close this, save a draft and publish that.
-        </p>
-      ) : null}
-      {selectorChanges ? (
-        <p className="notice warn" role="note" data-testid="publish-selector-change">
-          This changes which agents run the pipeline: from {formatSelector(currentSelector)} to {formatSelector(targetSelector)}. Agents that no longer match stop running it (their
-          unsent samples for it are dropped).
-        </p>
+      {editorDirty || selectorChanges ? (
+        <div className="dialog-notices">
+          {editorDirty ? (
+            <p className="notice" role="note" data-testid="publish-unsaved">
+              The editor has unsaved changes: they are not part of v{version}. This publishes v{version} as stored. To publish your changes, close this, save a draft and publish that.
+            </p>
+          ) : null}
+          {selectorChanges ? (
+            <p className="notice warn" role="note" data-testid="publish-selector-change">
+              This changes which agents run the pipeline: from {formatSelector(currentSelector)} to {formatSelector(targetSelector)}. Agents that no longer match stop running it (their
+              unsent samples for it are dropped).
+            </p>
+          ) : null}
+        </div>
       ) : null}
       <form
         className="stack"
