@@ -1,5 +1,6 @@
 import { AppError, roleAtLeast, type AppErrorCode, type Auth, type SessionUser } from '@fleet/core';
 import type { DatabaseHandle, UserRole } from '@fleet/db';
+import { storableTextProblem } from '@fleet/protocol';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 
@@ -66,16 +67,6 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-/** A lone UTF-16 surrogate (half of a pair): PostgreSQL cannot store it in text or jsonb. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** What is wrong with `s` as text PostgreSQL can store, or null. */
-function textProblem(s: string): string | null {
-  if (s.includes('\u0000')) return 'contains a NUL character';
-  if (LONE_SURROGATE.test(s)) return 'contains a lone UTF-16 surrogate (not valid Unicode)';
-  return null;
-}
-
 /**
  * The first string in `input` (values and object keys, at any depth) that PostgreSQL would
  * refuse — a NUL character or a lone surrogate — with its dotted path (`labels.env`; `input` for
@@ -88,7 +79,7 @@ export function unstorableText(input: unknown): { path: string; problem: string 
   for (let item = stack.pop(); item; item = stack.pop()) {
     const { value, path } = item;
     if (typeof value === 'string') {
-      const problem = textProblem(value);
+      const problem = storableTextProblem(value);
       if (problem) return { path: path || 'input', problem };
     } else if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: at(path, String(i)) });
@@ -96,7 +87,7 @@ export function unstorableText(input: unknown): { path: string; problem: string 
       const entries = Object.entries(value);
       for (let i = entries.length - 1; i >= 0; i--) {
         const [key, child] = entries[i]!;
-        const keyProblem = textProblem(key);
+        const keyProblem = storableTextProblem(key);
         if (keyProblem) return { path: at(path, JSON.stringify(key)), problem: `the key ${keyProblem}` };
         stack.push({ value: child, path: at(path, key) });
       }

@@ -4,3 +4,4 @@
  * throw: bad frames become a one-line error naming the field, answered with an `error` message.
  */
 export * from './messages.js';
+export * from './text.js';

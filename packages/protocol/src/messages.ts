@@ -1,22 +1,11 @@
 import { z } from 'zod';
+import { isStorableText } from './text.js';
 
 /**
  * Version of the agent channel protocol. A peer that receives a message with another `v`
  * answers with an `error` of code `unsupported_version` naming the versions it speaks.
  */
 export const PROTOCOL_VERSION = 1;
-
-/** A UTF-16 surrogate that is not half of a pair. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * True when `value` can be stored as PostgreSQL text and in jsonb: no NUL character and no lone
- * UTF-16 surrogate (JSON can carry both, `\u0000` and `\ud800`; the database refuses them).
- */
-export function isStorableText(value: string): boolean {
-  // PostgreSQL can store neither a NUL nor a lone surrogate, in text or in jsonb.
-  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
-}
 
 /** The message of a string refused by {@link storableText}. */
 export const UNSTORABLE_TEXT_MESSAGE = 'contains a NUL character or a lone UTF-16 surrogate';

@@ -1,6 +1,6 @@
 import { ampWorkspaceArn, credentialProvidersTried } from '@fleet/aws';
 import { inferSigningFromHost } from '@fleet/pipeline';
-import type { AgentMessage } from '@fleet/protocol';
+import { toStorableText, type AgentMessage } from '@fleet/protocol';
 import type { Agent, DestinationStatus } from '../agent.js';
 import type { DestinationError } from '../queue/queue.js';
 import { endpointOf, type SendStage } from '../remote-write/client.js';
@@ -33,16 +33,13 @@ const MAX = {
   instance: 300,
 } as const;
 
-// eslint-disable-next-line no-control-regex -- NUL is exactly what must go
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
 /**
  * `text` cut to `max` UTF-16 units, ending in `…` when cut (never splitting a surrogate pair), with
  * NULs and lone surrogates (a receiver's error body may hold anything) replaced by U+FFFD: the
  * protocol refuses a heartbeat carrying them.
  */
 function clip(raw: string, max: number): string {
-  const text = raw.replace(UNSTORABLE, '\uFFFD');
+  const text = toStorableText(raw);
   if (text.length <= max) return text;
   let end = max - 1;
   const last = text.charCodeAt(end - 1);

@@ -1,4 +1,5 @@
 import { users, type Db } from '@fleet/db';
+import { toStorableText } from '@fleet/protocol';
 import { eq, sql } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit.js';
 import type { Actor } from '../context.js';
@@ -28,11 +29,8 @@ const MAX_RECORDED_EMAIL = 254;
  */
 export function recordedEmail(typed: unknown): string {
   const s = typeof typed === 'string' ? typed : '';
-  return s
-    .trim()
-    .slice(0, MAX_RECORDED_EMAIL)
-    // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-    .replace(/[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+  return toStorableText(s.trim().slice(0, MAX_RECORDED_EMAIL)).replace(/[\u0001-\u001f\u007f]/g, '\uFFFD');
 }
 
 /** How long the `lock`-th lock of an account lasts (1-based). */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { enrollmentTokens, TOKEN_PLATFORMS, users, type Db } from '@fleet/db';
+import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '@fleet/protocol';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit.js';
@@ -7,10 +8,6 @@ import type { ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** A NUL or a lone UTF-16 surrogate: PostgreSQL stores neither (the same rule as @fleet/protocol's isStorableText). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const UNSTORABLE_MESSAGE = 'contains a NUL character or a lone UTF-16 surrogate';
-const storable = (s: string) => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 const ROLE_ARN_GLOB = /^arn:(aws|aws-cn|aws-us-gov|\*):iam::(\d{12}|\*):role\/[\w+=,.@/*?-]+$/;
 
 /**
@@ -24,7 +21,7 @@ export const SELF_DECLARED_LABEL_LIMITS = { count: 20, nameLength: 100, valueLen
 /** Input of a new enrollment token (admins only). */
 export const newTokenSchema = z
   .object({
-    name: z.string().trim().min(1, 'required').max(100).refine(storable, UNSTORABLE_MESSAGE),
+    name: z.string().trim().min(1, 'required').max(100).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE),
     /** Lifetime from now, in hours (1 hour to 1 year). */
     expiresInHours: z.number().int().min(1, 'at least 1 hour').max(24 * 365, 'at most a year'),
     /** How many agents may enroll with it; omit for unlimited until expiry. */
@@ -33,7 +30,7 @@ export const newTokenSchema = z
     labels: z
       .record(
         z.string().regex(LABEL_NAME, 'not a valid label name'),
-        z.string().max(1024).refine(storable, UNSTORABLE_MESSAGE),
+        z.string().max(1024).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE),
       )
       .default({}),
     /**
