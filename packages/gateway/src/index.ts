@@ -6,4 +6,3 @@
  */
 export { createGatewayHttpHandler, type GatewayOptions } from './http.js';
 export { AgentChannel, CHANNEL_PATH, AGENT_ID_HEADER, CLOSE, type AgentChannelOptions } from './channel.js';
-export { KeyedTokenBuckets, RateLimiter, TokenBucket } from './rate-limit.js';
