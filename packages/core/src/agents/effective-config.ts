@@ -113,6 +113,11 @@ export function effectiveConfig(published: readonly PublishedPipeline[], labels:
   };
 }
 
+/** How a broken version is named in an agent's `config_build_error` (`pipeline node v3:`), so the rollout can find the agents it holds up. */
+export function brokenVersionTag(p: { name: string; version: number }): string {
+  return `pipeline ${p.name} v${p.version}:`;
+}
+
 /** An agent's config, or why the control plane cannot build one for it now. */
 export type AgentConfigBuild = { ok: true; effective: EffectiveConfig } | { ok: false; broken: BrokenPipeline[]; message: string };
 
@@ -125,7 +130,7 @@ export type AgentConfigBuild = { ok: true; effective: EffectiveConfig } | { ok: 
 export function buildAgentConfig(published: PublishedSet, labels: Record<string, string>): AgentConfigBuild {
   const broken = published.broken.filter((b) => selectorMatches(b.selector, labels));
   if (broken.length) {
-    const message = `cannot build this agent's config: ${broken.map((b) => `pipeline ${b.name} v${b.version}: ${b.problem}`).join('; ')} — the agent keeps running its last good config until the pipeline is fixed or rolled back`;
+    const message = `cannot build this agent's config: ${broken.map((b) => `${brokenVersionTag(b)} ${b.problem}`).join('; ')} — the agent keeps running its last good config until the pipeline is fixed or rolled back`;
     return { ok: false, broken, message };
   }
   return { ok: true, effective: effectiveConfig(published.pipelines, labels) };

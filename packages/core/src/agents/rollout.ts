@@ -1,7 +1,11 @@
-import { agents, awsAccounts, pipelineVersions, queryRows, type Db } from '@fleet/db';
-import { and, asc, eq, isNotNull, isNull, or, sql, type SQLWrapper } from 'drizzle-orm';
+import { agents, awsAccounts, pipelines, pipelineVersions, queryRows, type Db } from '@fleet/db';
+import { and, asc, eq, isNull, or, sql, type SQLWrapper } from 'drizzle-orm';
 import { AppError } from '../errors.js';
 import { resolveDocument } from '../pipelines/document.js';
+import { brokenVersionTag } from './effective-config.js';
+
+/** `text` as a literal inside a LIKE pattern (the escape character is a backslash). */
+const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Where one agent is in the rollout of a pipeline. */
 export type RolloutState = 'applied' | 'pending' | 'failed' | 'offline';
@@ -13,8 +17,9 @@ export type RolloutState = 'applied' | 'pending' | 'failed' | 'offline';
  */
 export async function pipelineRollout(ctx: { db: Db }, pipelineId: string, limit = 200) {
   const [published] = await ctx.db
-    .select({ version: pipelineVersions.version, publishedAt: pipelineVersions.publishedAt, config: pipelineVersions.config, accountRefs: pipelineVersions.accountRefs })
+    .select({ name: pipelines.name, version: pipelineVersions.version, publishedAt: pipelineVersions.publishedAt, config: pipelineVersions.config, accountRefs: pipelineVersions.accountRefs })
     .from(pipelineVersions)
+    .innerJoin(pipelines, eq(pipelines.id, pipelineVersions.pipelineId))
     .where(and(eq(pipelineVersions.pipelineId, pipelineId), eq(pipelineVersions.published, true)));
   // A published version that no longer resolves (its account was deleted…) is not sent to any
   // agent: they keep their last good config. Say so, instead of counting them as pending.
@@ -27,7 +32,7 @@ export async function pipelineRollout(ctx: { db: Db }, pipelineId: string, limit
       blocked = await ctx.db
         .select({ id: agents.id, name: agents.name, configBuildError: agents.configBuildError })
         .from(agents)
-        .where(and(isNull(agents.revokedAt), isNotNull(agents.configBuildError)))
+        .where(and(isNull(agents.revokedAt), sql`${agents.configBuildError} like ${`%${likeEscape(brokenVersionTag(published))}%`} escape '\\'`))
         .orderBy(asc(agents.name))
         .limit(20);
     }
@@ -101,7 +106,7 @@ export async function pipelineRollout(ctx: { db: Db }, pipelineId: string, limit
     publishedAt: published?.publishedAt ?? null,
     /** Why the published version cannot be built now (null when it can). */
     buildProblem,
-    /** Agents that keep their last good config because their config cannot be built. */
+    /** Agents that keep their last good config because this version cannot be built. */
     blocked,
     selected,
     summary,
