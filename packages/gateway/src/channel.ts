@@ -4,8 +4,6 @@ import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import {
   AGENT_CHANNEL,
-  AppError,
-  authenticateAgent,
   closeConnection,
   openConnection,
   buildAgentConfig,
@@ -28,14 +26,13 @@ import {
 import { describeDatabaseError, type DatabaseHandle } from '@fleet/db';
 import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ServerMessage } from '@fleet/protocol';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { perMinute, TokenBucket, type KeyedTokenBuckets } from './rate-limit.js';
 import { DEFAULT_SESSION_LIMITS, SessionGuard, type SessionLimits } from './session-guard.js';
+import { rejectUpgrade, spreadRetryAfter, UpgradeGate } from './upgrade-gate.js';
 import { WorkQueue } from './work-queue.js';
 
 /** Path of the agent WebSocket. */
 export const CHANNEL_PATH = '/agent/v1/ws';
-/** Header carrying the agent id; the secret goes in `Authorization: Bearer <secret>`. */
-export const AGENT_ID_HEADER = 'x-fleet-agent-id';
+export { AGENT_ID_HEADER } from './upgrade-gate.js';
 
 /** Close codes the gateway uses (4000–4999 are the application's range). */
 export const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, replaced: 4000, removed: 4001, silent: 4002, tooManyErrors: 4003 } as const;
@@ -98,23 +95,6 @@ interface Session {
   guard: SessionGuard;
 }
 
-function bearer(req: IncomingMessage): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  return m?.[1];
-}
-
-function rejectUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ error: reason });
-  const lines = [
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : status === 503 ? 'Service Unavailable' : 'Bad Request'}`,
-    'content-type: application/json; charset=utf-8',
-    `content-length: ${Buffer.byteLength(body)}`,
-    'connection: close',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
-}
-
 /**
  * The agent WebSocket channel at `/agent/v1/ws`: authenticates agents by id + secret, keeps a
  * registry of this replica's sessions, sends each agent its effective config (on connect when
@@ -126,12 +106,8 @@ export class AgentChannel {
   readonly replicaId: string;
   private readonly sessions = new Map<string, Session>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
-  /** Failed upgrades by source address. */
-  private readonly failures: KeyedTokenBuckets;
-  /** Connections by authenticated agent id. */
-  private readonly reconnects: KeyedTokenBuckets;
-  /** Every upgrade, whoever sends it. */
-  private readonly admission: TokenBucket;
+  /** Who may connect (credentials and the upgrade limits). */
+  private readonly gate: UpgradeGate;
   private readonly limits: SessionLimits;
   private readonly heartbeatMs: number;
   private readonly silentMs: number;
@@ -143,10 +119,13 @@ export class AgentChannel {
 
   private constructor(private readonly options: AgentChannelOptions) {
     this.replicaId = options.replicaId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.failures = perMinute(options.failedUpgradesPerMinute ?? 60);
-    this.reconnects = perMinute(options.reconnectsPerMinute ?? 30);
-    const admissions = options.admissionsPerSecond ?? 200;
-    this.admission = new TokenBucket(admissions * 10, admissions);
+    this.gate = new UpgradeGate({
+      db: options.database.db,
+      log: options.log,
+      failedUpgradesPerMinute: options.failedUpgradesPerMinute,
+      reconnectsPerMinute: options.reconnectsPerMinute,
+      admissionsPerSecond: options.admissionsPerSecond,
+    });
     this.limits = {
       ...DEFAULT_SESSION_LIMITS,
       ...(options.messagesPerSecond !== undefined ? { messagesPerSecond: options.messagesPerSecond } : {}),
@@ -193,56 +172,18 @@ export class AgentChannel {
     socket.on('error', () => undefined);
     if (this.draining || this.sessions.size >= (this.options.maxSessions ?? 20_000)) {
       // Spread the retries so a crowd of agents does not come back in the same second.
-      rejectUpgrade(socket, 503, this.draining ? 'this control-plane replica is shutting down' : 'this control-plane replica is at capacity', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
+      rejectUpgrade(socket, 503, this.draining ? 'this control-plane replica is shutting down' : 'this control-plane replica is at capacity', spreadRetryAfter(5, 25));
       return true;
     }
-    if (this.admission.take() > 0) {
-      rejectUpgrade(socket, 503, 'this control-plane replica is admitting too many connections at once', { 'retry-after': String(1 + Math.floor(Math.random() * 10)) });
-      return true;
-    }
-    const agentId = String(req.headers[AGENT_ID_HEADER] ?? '');
-    const secret = bearer(req);
-    if (!agentId || !secret) {
-      this.refuseFailed(socket, sourceIp, `send the agent id in ${AGENT_ID_HEADER} and the secret as Authorization: Bearer`);
-      return true;
-    }
-    authenticateAgent(this.options.database.db, agentId, secret).then(
-      (agent) => {
-        if (this.draining) {
-          rejectUpgrade(socket, 503, 'this control-plane replica is shutting down', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
-          return;
-        }
-        const wait = this.reconnects.take(agent.id);
-        if (wait > 0) {
-          rejectUpgrade(socket, 429, 'this agent connects too often; retry later', { 'retry-after': String(Math.ceil(wait / 1000)) });
-          return;
-        }
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, agent, sourceIp));
-      },
-      (err: unknown) => {
-        if (err instanceof AppError && err.code === 'UNAUTHENTICATED') {
-          this.refuseFailed(socket, sourceIp, err.message, agentId.slice(0, 36));
-        } else {
-          this.options.log('error', 'agent authentication failed', { err: describeDatabaseError(err) });
-          rejectUpgrade(socket, 503, 'the control plane cannot check credentials now', { 'retry-after': String(5 + Math.floor(Math.random() * 25)) });
-        }
-      },
-    );
+    this.gate.admit(req, socket, sourceIp).then((agent) => {
+      if (!agent) return;
+      if (this.draining) rejectUpgrade(socket, 503, 'this control-plane replica is shutting down', spreadRetryAfter(5, 25));
+      else this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, agent, sourceIp));
+    }, (err: unknown) => {
+      this.options.log('error', 'agent upgrade failed', { err: describeDatabaseError(err) });
+      socket.destroy();
+    });
     return true;
-  }
-
-  /**
-   * A failed upgrade: 401 with the reason while the address is within its failure limit, then
-   * 429 + Retry-After (and no log line, so one source cannot flood the log).
-   */
-  private refuseFailed(socket: Duplex, sourceIp: string, reason: string, agentId?: string): void {
-    const wait = this.failures.take(sourceIp);
-    if (wait > 0) {
-      rejectUpgrade(socket, 429, 'too many failed connection attempts from this address', { 'retry-after': String(Math.ceil(wait / 1000)) });
-      return;
-    }
-    if (agentId !== undefined) this.options.log('warn', 'agent connection refused', { agentId, sourceIp, reason });
-    rejectUpgrade(socket, 401, reason);
   }
 
   private open(socket: WebSocket, agent: { id: string; name: string; labels: Record<string, string> }, sourceIp: string): void {
