@@ -4,12 +4,16 @@ import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@ta
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { useState, type ReactNode } from 'react';
 import { errorCode } from '@/lib/api-errors';
+import { sessionEnding } from '@/lib/auth';
 import { TRPCProvider } from '@/lib/trpc';
 import { AnnouncerProvider } from '@/lib/ui/announcer';
 
-/** When the session ends (expired, signed out elsewhere, disabled), go to the sign-in page and come back after. */
+/**
+ * When the session ends (expired, signed out elsewhere, disabled), go to the sign-in page and come
+ * back after — but not when the operator signed out here: that page goes to `/login` itself.
+ */
 function onApiError(error: unknown) {
-  if (errorCode(error) !== 'UNAUTHORIZED' || typeof window === 'undefined') return;
+  if (errorCode(error) !== 'UNAUTHORIZED' || typeof window === 'undefined' || sessionEnding()) return;
   const { pathname, search } = window.location;
   if (pathname.startsWith('/login') || pathname.startsWith('/setup')) return;
   window.location.assign(`/login?next=${encodeURIComponent(pathname + search)}`);

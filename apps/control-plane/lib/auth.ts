@@ -20,7 +20,10 @@ async function post(path: string, body: unknown): Promise<Response> {
 /** Signs in with e-mail and password; the session cookie is set by the response. */
 export async function signIn(email: string, password: string): Promise<void> {
   const res = await post('/api/auth/sign-in/email', { email, password });
-  if (res.ok) return;
+  if (res.ok) {
+    endingSession = false;
+    return;
+  }
   const body = (await res.json().catch(() => ({}))) as { message?: string; code?: string };
   if (res.status === 401) throw new ApiError('Wrong e-mail or password.', { code: 'INVALID_CREDENTIALS', httpStatus: 401 });
   if (res.status === 429) {
@@ -31,8 +34,22 @@ export async function signIn(email: string, password: string): Promise<void> {
   throw new ApiError(body.message ?? `Sign-in failed (HTTP ${res.status}).`, { code: body.code ?? 'BAD_REQUEST', httpStatus: res.status });
 }
 
+let endingSession = false;
+
+/**
+ * True from the moment the operator signs out until they sign in again: answers of queries that
+ * were in flight then are 401 by design and must not send the page to `/login?next=…`.
+ */
+export function sessionEnding(): boolean {
+  return endingSession;
+}
+
 /** Ends the session (the cookie is cleared by the response). */
 export async function signOut(): Promise<void> {
+  endingSession = true;
   const res = await post('/api/auth/sign-out', {});
-  if (!res.ok) throw new ApiError(`Sign-out failed (HTTP ${res.status}).`, { httpStatus: res.status, code: 'BAD_REQUEST' });
+  if (!res.ok) {
+    endingSession = false;
+    throw new ApiError(`Sign-out failed (HTTP ${res.status}).`, { httpStatus: res.status, code: 'BAD_REQUEST' });
+  }
 }
