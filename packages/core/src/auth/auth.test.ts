@@ -12,6 +12,9 @@ const BASE = 'http://localhost:3000';
 const ADA = { email: 'ada@example.com', name: 'Ada', role: 'admin' as const, password: 'plum-orbit-cascade-47' };
 const BOB = { email: 'bob@example.com', name: 'Bob', role: 'viewer' as const, password: 'vivid quartz lantern 93' };
 
+/** Client addresses for the password-change requests, unique in the file (both engines' runs). */
+let changeSeq = 0;
+
 describeEachDatabase('operator sign-in', (backend) => {
   let handle: DatabaseHandle;
   let dispose: () => Promise<void>;
@@ -144,11 +147,15 @@ describeEachDatabase('operator sign-in', (backend) => {
 
   it('holds better-auth password changes to the policy', async () => {
     const { cookie } = await signIn(ADA.email, ADA.password);
+    // As the server does, name the client: without an address better-auth's limit on
+    // /change-password (3 per 10 s) is one bucket shared by every test in the process (its
+    // memory store outlives one auth instance), so each run gets an address of its own.
+    const ip = `198.51.100.${++changeSeq}`;
     const change = (newPassword: string) =>
       auth.handler(
         new Request(`${BASE}/api/auth/change-password`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', origin: BASE, cookie: `fleet.session_token=${encodeURIComponent(cookie!)}` },
+          headers: { 'content-type': 'application/json', origin: BASE, cookie: `fleet.session_token=${encodeURIComponent(cookie!)}`, 'x-fleet-client-ip': ip },
           body: JSON.stringify({ currentPassword: ADA.password, newPassword }),
         }),
       );
