@@ -37,7 +37,7 @@ ${dests
   return parseAgentConfigYaml(text, 'test config');
 }
 
-const EMPTY: AgentConfig = { global: { scrapeIntervalMs: 1000, scrapeTimeoutMs: 1000, externalLabels: {} }, instances: [] };
+const EMPTY: AgentConfig = { global: { scrapeIntervalMs: 1000, scrapeTimeoutMs: 1000, externalLabels: {} }, instances: [], warnings: [] };
 
 describe('fleet-agent applies configs live', () => {
   let dir: string;

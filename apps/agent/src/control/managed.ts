@@ -23,7 +23,7 @@ const persistedSchema = z
 type Persisted = z.infer<typeof persistedSchema>;
 
 /** An agent that no pipeline selects yet: only the telemetry server runs. */
-export const EMPTY_CONFIG: AgentConfig = { global: { scrapeIntervalMs: 60_000, scrapeTimeoutMs: 10_000, externalLabels: {} }, instances: [] };
+export const EMPTY_CONFIG: AgentConfig = { global: { scrapeIntervalMs: 60_000, scrapeTimeoutMs: 10_000, externalLabels: {} }, instances: [], warnings: [] };
 
 /**
  * Reads the last good config; undefined when there is none. A corrupt or invalid file is

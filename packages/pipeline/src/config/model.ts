@@ -30,12 +30,110 @@ export interface Authorization {
   credentialsFile?: string | undefined;
 }
 
-/** HTTP client settings shared by scrape jobs and remote-write destinations. */
+/** Forward proxy of an HTTP client (`proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`). */
+export interface ProxyConfig {
+  /** `http://` or `https://` proxy URL; unset with `fromEnvironment` = HTTP(S)_PROXY. */
+  url?: string | undefined;
+  /** Comma-separated hosts, domains (`.example.com`) and CIDRs that bypass the proxy (with `url`). */
+  noProxy?: string | undefined;
+  /** Use HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment (Go's ProxyFromEnvironment). */
+  fromEnvironment: boolean;
+  /** Headers sent to the proxy on CONNECT. */
+  connectHeaders: Record<string, string>;
+}
+
+/** HTTP client settings shared by scrape jobs, HTTP-based discovery and remote-write destinations. */
 export interface HttpClientConfig {
   basicAuth?: BasicAuth | undefined;
+  /** Also what `bearer_token` / `bearer_token_file` become (type Bearer). */
   authorization?: Authorization | undefined;
   tlsConfig?: TlsConfig | undefined;
+  proxy?: ProxyConfig | undefined;
+  /** Follow 3xx redirects (Prometheus default: true). Unset = true. */
+  followRedirects?: boolean | undefined;
+  /** Offer HTTP/2 over TLS (Prometheus default: true). Unset = true. */
+  enableHttp2?: boolean | undefined;
 }
+
+/** `kubernetes_sd_configs[].role`. */
+export type KubernetesRole = 'pod' | 'service' | 'endpoints' | 'endpointslice' | 'node' | 'ingress';
+export const KUBERNETES_ROLES: readonly KubernetesRole[] = ['pod', 'service', 'endpoints', 'endpointslice', 'node', 'ingress'];
+
+/** A label/field selector sent with list and watch requests of one role's objects. */
+export interface KubernetesSelector {
+  role: KubernetesRole;
+  label?: string | undefined;
+  field?: string | undefined;
+}
+
+/** `kubernetes_sd_configs` entry (Prometheus semantics). */
+export interface KubernetesSdConfig extends HttpClientConfig {
+  role: KubernetesRole;
+  /** Unset (and no kubeconfig): in-cluster (KUBERNETES_SERVICE_HOST/PORT, service-account token and CA). */
+  apiServer?: string | undefined;
+  kubeconfigFile?: string | undefined;
+  /** Empty `names` and no `ownNamespace` = all namespaces. */
+  namespaces: { ownNamespace: boolean; names: string[] };
+  selectors: KubernetesSelector[];
+  /** `attach_metadata.node` (roles pod, endpoints, endpointslice), `attach_metadata.namespace`. */
+  attachMetadata: { node: boolean; namespace: boolean };
+}
+
+/** `ec2_sd_configs` entry: DescribeInstances, SigV4 service `ec2`. */
+export interface Ec2SdConfig extends HttpClientConfig {
+  /** Unset: AWS_REGION / AWS_DEFAULT_REGION / the profile's region / the instance metadata, as the SDK. */
+  region?: string | undefined;
+  /** Custom endpoint URL (else `https://ec2.<region>.amazonaws.com`, or AWS_ENDPOINT_URL_EC2). */
+  endpoint?: string | undefined;
+  accessKey?: string | undefined;
+  secretKey?: string | undefined;
+  profile?: string | undefined;
+  roleArn?: string | undefined;
+  refreshIntervalMs: number;
+  /** Port appended to the private IP in `__address__` (default 80). */
+  port: number;
+  filters: Array<{ name: string; values: string[] }>;
+}
+
+/** `dns_sd_configs` entry. */
+export interface DnsSdConfig {
+  names: string[];
+  type: 'A' | 'AAAA' | 'SRV' | 'MX' | 'NS';
+  /** Required for every type except SRV (whose records carry the port). */
+  port: number;
+  refreshIntervalMs: number;
+}
+
+/** `http_sd_configs` entry: a URL answering the file_sd JSON list. */
+export interface HttpSdConfig extends HttpClientConfig {
+  url: string;
+  refreshIntervalMs: number;
+}
+
+/** `consul_sd_configs` entry: the catalog API with blocking queries. */
+export interface ConsulSdConfig extends HttpClientConfig {
+  /** host:port (default localhost:8500). */
+  server: string;
+  scheme: 'http' | 'https';
+  pathPrefix?: string | undefined;
+  token?: string | undefined;
+  datacenter?: string | undefined;
+  namespace?: string | undefined;
+  partition?: string | undefined;
+  /** Empty = every service. */
+  services: string[];
+  /** A service must carry every one of these tags. */
+  tags: string[];
+  nodeMeta: Record<string, string>;
+  tagSeparator: string;
+  allowStale: boolean;
+  refreshIntervalMs: number;
+  filter?: string | undefined;
+}
+
+/** Exposition formats a scrape may ask for, in the order of preference (`scrape_protocols`). */
+export type ScrapeProtocol = 'OpenMetricsText1.0.0' | 'OpenMetricsText0.0.1' | 'PrometheusText1.0.0' | 'PrometheusText0.0.4' | 'PrometheusProto';
+export const SCRAPE_PROTOCOLS: readonly ScrapeProtocol[] = ['OpenMetricsText1.0.0', 'OpenMetricsText0.0.1', 'PrometheusText1.0.0', 'PrometheusText0.0.4', 'PrometheusProto'];
 
 export interface StaticConfig {
   targets: string[];
@@ -58,10 +156,28 @@ export interface ScrapeConfig extends HttpClientConfig {
   honorTimestamps: boolean;
   staticConfigs: StaticConfig[];
   fileSdConfigs: FileSdConfig[];
+  kubernetesSdConfigs: KubernetesSdConfig[];
+  ec2SdConfigs: Ec2SdConfig[];
+  dnsSdConfigs: DnsSdConfig[];
+  httpSdConfigs: HttpSdConfig[];
+  consulSdConfigs: ConsulSdConfig[];
   relabelConfigs: RelabelConfig[];
   metricRelabelConfigs: RelabelConfig[];
-  /** 0 = no limit. */
+  /** Formats asked for, most preferred first (PrometheusProto is never sent: the agent parses text). */
+  scrapeProtocols: ScrapeProtocol[];
+  /** Ask for gzip (`enable_compression`, default true). */
+  enableCompression: boolean;
+  /** Limits; 0 = no limit. A scrape over a limit fails (up = 0), as in Prometheus. */
   sampleLimit: number;
+  /** Uncompressed body bytes. */
+  bodySizeLimitBytes: number;
+  labelLimit: number;
+  labelNameLengthLimit: number;
+  labelValueLengthLimit: number;
+  /** More targets than this after relabelling: every target of the job fails. */
+  targetLimit: number;
+  /** How many dropped targets status keeps (0 = all). */
+  keepDroppedTargets: number;
 }
 
 /** SigV4 signing of a destination; credentials come from the environment unless keys are given. */
@@ -115,6 +231,13 @@ export interface AgentConfig {
     externalLabels: Record<string, string>;
   };
   instances: MetricsInstance[];
+  /** Where the WALs live (Grafana Agent `metrics.wal_directory`); unset = `<state dir>/wal`. */
+  walDirectory?: string | undefined;
+  /**
+   * Accepted settings the agent ignores or treats differently (e.g. `storage:`, `send_exemplars`):
+   * logged at start and shown by `doctor`, never fatal.
+   */
+  warnings: ConfigIssue[];
 }
 
 const DEFAULT_SCRAPE_TIMEOUT_MS = 10_000;
@@ -435,7 +558,20 @@ function normaliseScrape(raw: RawScrape, global: { interval: number; timeout: nu
     fileSdConfigs: raw.file_sd_configs.map((f) => ({ files: f.files, refreshIntervalMs: f.refresh_interval })),
     relabelConfigs: raw.relabel_configs,
     metricRelabelConfigs: raw.metric_relabel_configs,
+    kubernetesSdConfigs: [],
+    ec2SdConfigs: [],
+    dnsSdConfigs: [],
+    httpSdConfigs: [],
+    consulSdConfigs: [],
+    scrapeProtocols: ['OpenMetricsText1.0.0', 'OpenMetricsText0.0.1', 'PrometheusText0.0.4'],
+    enableCompression: true,
     sampleLimit: raw.sample_limit,
+    bodySizeLimitBytes: 0,
+    labelLimit: 0,
+    labelNameLengthLimit: 0,
+    labelValueLengthLimit: 0,
+    targetLimit: 0,
+    keepDroppedTargets: 0,
     ...httpClient(raw),
   };
 }
@@ -586,6 +722,7 @@ export function parseAgentConfig(document: unknown, source?: string): AgentConfi
   return {
     global: { scrapeIntervalMs: g.scrape_interval, scrapeTimeoutMs: globalTimeout, externalLabels: g.external_labels },
     instances: [instance],
+    warnings: [],
   };
 }
 
@@ -612,5 +749,6 @@ function parseGrafanaAgent(doc: object, source?: string): AgentConfig {
   return {
     global: { scrapeIntervalMs: global.scrape_interval, scrapeTimeoutMs: globalTimeout, externalLabels: global.external_labels },
     instances,
+    warnings: [],
   };
 }
