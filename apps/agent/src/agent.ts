@@ -194,8 +194,9 @@ export class Agent {
     return this.config;
   }
 
+  /** `wal_directory` of the config when it names one (Grafana Agent), else `<state dir>/wal`. */
   private get walRoot(): string {
-    return path.join(this.options.dataDir, 'wal');
+    return this.config.walDirectory ? path.resolve(this.config.walDirectory) : path.join(this.options.dataDir, 'wal');
   }
 
   private async init(): Promise<void> {
@@ -203,7 +204,8 @@ export class Agent {
     const wanted = desiredState(config).destinations;
     // WALs of destinations no longer configured cannot be delivered: remove them.
     for (const name of await readdir(this.walRoot).catch(() => [] as string[])) {
-      if (!wanted.has(name)) {
+      // Only directories that are WALs of ours: a wal_directory may be shared with other files.
+      if (!wanted.has(name) && (await isWalDirectory(path.join(this.walRoot, name)))) {
         log('warn', 'removing the WAL of a destination that is no longer configured', { remote_name: name });
         await WriteAheadLog.destroy(path.join(this.walRoot, name));
       }
@@ -768,4 +770,12 @@ function copyColumns(columns: SampleColumns): SampleColumns {
   out.valueBits.set(columns.valueBits.subarray(0, columns.count * 8));
   out.count = columns.count;
   return out;
+}
+
+/** Whether a directory holds one of our WALs (its `progress.json` or `checkpoint`). */
+async function isWalDirectory(dir: string): Promise<boolean> {
+  for (const marker of ['progress.json', 'checkpoint']) {
+    if (await stat(path.join(dir, marker)).then((s) => s.isFile(), () => false)) return true;
+  }
+  return false;
 }

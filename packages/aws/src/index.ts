@@ -13,6 +13,7 @@ export {
   type CredentialSettings,
   type CredentialStatus,
 } from './credentials.js';
+export { resolveDefaultRegion } from './default-region.js';
 export { createRequestSigner, type RequestSigner, type RequestToSign } from './sign.js';
 export { classifyResponse, classifyNetworkError, classifyError, type AwsErrorClass, type ClassifiedError } from './errors.js';
 export { remedyFor, ampWorkspaceArn, imdsHopLimitCommand, type RemedyContext } from './remedies.js';

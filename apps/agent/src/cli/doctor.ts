@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { callerIdentity, classifyError, ClockOffset, createRequestSigner, credentialProvidersTried, ManagedCredentials, remedyFor, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
+import { callerIdentity, classifyError, ClockOffset, createRequestSigner, credentialProvidersTried, ManagedCredentials, remedyFor, resolveDefaultRegion, type AwsErrorClass, type ClassifiedError } from '@fleet/aws';
 import { loadAgentConfigFile, PipelineConfigError, sortLabels, type RemoteWriteConfig } from '@fleet/pipeline';
 import { encodeLabels, encodeWriteRequest } from '../remote-write/encode.js';
 import { RemoteWriteClient } from '../remote-write/client.js';
@@ -200,11 +200,12 @@ export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Re
 export async function doctorCommand(options: CommandOptions): Promise<number> {
   let config;
   try {
-    config = await loadAgentConfigFile(options.config);
+    config = await loadAgentConfigFile(options.config, { expandEnv: options.expandEnv, defaultRegion: await resolveDefaultRegion(process.env) });
   } catch (err) {
     console.error(err instanceof PipelineConfigError ? `fleet-agent: ${err.message}` : String(err));
     return 1;
   }
+  for (const w of config.warnings) console.log(`warning: ${w.path}: ${w.message}`);
   const unique = new Map<string, RemoteWriteConfig>();
   for (const inst of config.instances) for (const rw of inst.remoteWrite) unique.set(rw.name, rw);
   if (unique.size === 0) {

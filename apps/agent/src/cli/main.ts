@@ -14,7 +14,7 @@ commands:
   run      --server URL [--state-dir DIR] [--listen HOST:PORT] [--ca-file PEM]
            managed by a control plane (after \`enroll\`; or set FLEET_SERVER): runs the last
            config it was sent, receives new ones live, reports health
-  doctor   --config FILE
+  doctor   --config FILE [--config.expand-env]
            check credentials, clock skew and a signed test write for every destination
   enroll   --server URL --token TOKEN [--state-dir DIR] [--label k=v ...] [--aws-identity] [--ca-file PEM]
            join a control plane once (or set FLEET_SERVER / FLEET_ENROLLMENT_TOKEN); the agent id
@@ -25,10 +25,13 @@ commands:
   help     print this help
 
 run options:
-  --config FILE          configuration file (or --server)
+  --config FILE          configuration file (or --server); --config.file works too
+  --config.expand-env    expand \${VAR} and \${VAR:-default} in the file from the environment
+                         ($$ is a literal $; a bare $1 stays as written)
   --server URL           control plane to take the config from (or --config)
   --data-dir DIR         state directory: write-ahead log, and agent.json with --server
-  --state-dir DIR        the same as --data-dir (default ./data-agent)
+  --state-dir DIR        the same as --data-dir (default ./data-agent; --storage.agent.path too);
+                         a Grafana Agent file's metrics.wal_directory holds the WALs instead
   --ca-file PEM          also trust these CA certificates for an https --server (or FLEET_CA_FILE);
                          enroll takes it too
   --listen HOST:PORT     self-metrics endpoint: /metrics, /-/ready, /-/healthy (default 127.0.0.1:12345)
@@ -84,6 +87,8 @@ export interface CommandOptions {
   listen: string;
   walMaxBytes: number | undefined;
   walMaxAge: string | undefined;
+  /** `--config.expand-env`: expand `${VAR}` / `${VAR:-default}` in the config file (as Grafana Agent). */
+  expandEnv: boolean;
   /** CA certificates to trust for the control plane (`--ca-file` or `FLEET_CA_FILE`), with `--server` only. */
   caFile: CaFileOption | undefined;
 }
@@ -113,7 +118,10 @@ function parse(args: string[], run: boolean): CommandOptions {
       allowPositionals: false,
       options: {
         config: { type: 'string' },
+        'config.file': { type: 'string' },
+        'config.expand-env': { type: 'boolean' },
         'data-dir': { type: 'string' },
+        'storage.agent.path': { type: 'string' },
         listen: { type: 'string' },
         ...(run ? { server: { type: 'string' as const }, 'state-dir': { type: 'string' as const }, 'ca-file': { type: 'string' as const } } : {}),
         ...(run ? { 'wal-max-bytes': { type: 'string' as const }, 'wal-max-age': { type: 'string' as const } } : {}),
@@ -122,6 +130,16 @@ function parse(args: string[], run: boolean): CommandOptions {
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
+  // Prometheus's and Grafana Agent's spellings work too.
+  if (values['config.file'] !== undefined) {
+    if (values.config !== undefined && values.config !== values['config.file']) throw new UsageError('--config and --config.file name the same file; give one');
+    values.config = values['config.file'];
+  }
+  if (values['storage.agent.path'] !== undefined) {
+    if (values['data-dir'] !== undefined && values['data-dir'] !== values['storage.agent.path']) throw new UsageError('--data-dir and --storage.agent.path name the same directory; give one');
+    values['data-dir'] = values['storage.agent.path'];
+  }
+  if (values['config.expand-env'] && !values.config && !process.env.FLEET_AGENT_CONFIG) throw new UsageError('--config.expand-env applies to a --config file');
   let server = values.server as string | undefined;
   if (values.config && server) throw new UsageError('--config and --server exclude each other: a managed agent takes its config from the control plane');
   const config = values.config ?? (server ? undefined : process.env.FLEET_AGENT_CONFIG);
@@ -141,6 +159,7 @@ function parse(args: string[], run: boolean): CommandOptions {
     walMaxBytes: maxBytes === undefined ? undefined : Number(maxBytes),
     walMaxAge: values['wal-max-age'] as string | undefined,
     caFile,
+    expandEnv: values['config.expand-env'] === true,
   };
 }
 

@@ -1,4 +1,5 @@
-import { loadAgentConfigFile, parseDuration, PipelineConfigError } from '@fleet/pipeline';
+import { resolveDefaultRegion } from '@fleet/aws';
+import { loadAgentConfigFile, parseDuration, PipelineConfigError, type AgentConfig } from '@fleet/pipeline';
 import pino from 'pino';
 import { Agent, type AgentLog } from '../agent.js';
 import { ManagedAgent } from '../control/managed.js';
@@ -26,6 +27,11 @@ export function createAgentLog(): { logger: pino.Logger; log: AgentLog } {
   return { logger, log: (level, message, fields) => logger[level](fields ?? {}, message) };
 }
 
+/** Settings the config has that the agent accepts but does not act on: one warning each. */
+export function logConfigWarnings(config: AgentConfig, log: AgentLog): void {
+  for (const w of config.warnings) log('warn', `config: ${w.path}: ${w.message}`, { path: w.path });
+}
+
 /**
  * `fleet-agent run`: from a config file, or managed by a control plane (`--server`); runs until
  * SIGTERM/SIGINT, then stops cleanly (WAL progress persisted).
@@ -43,6 +49,8 @@ export async function runAgentCommand(options: CommandOptions): Promise<number> 
   const trust = await readCaFile(options.caFile);
   if (trust === null) return 2;
   let agent: { stop(): Promise<void> };
+  // `sigv4: {}` on a URL that names no region signs for the region the SDK would use here.
+  const defaultRegion = await resolveDefaultRegion(process.env);
   try {
     if (options.server) {
       const server = options.server.replace(/\/+$/, '');
@@ -55,9 +63,10 @@ export async function runAgentCommand(options: CommandOptions): Promise<number> 
         console.error(`fleet-agent: ${options.dataDir}/agent.json is enrolled with ${state.server}, not ${server}; use that server or enroll again in another state directory`);
         return 1;
       }
-      agent = await ManagedAgent.start({ state, stateDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs, trust, ...backoffFromEnv() });
+      agent = await ManagedAgent.start({ state, stateDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs, trust, defaultRegion, ...backoffFromEnv() });
     } else {
-      const config = await loadAgentConfigFile(options.config);
+      const config = await loadAgentConfigFile(options.config, { expandEnv: options.expandEnv, defaultRegion });
+      logConfigWarnings(config, log);
       agent = await Agent.start({ config, dataDir: options.dataDir, listen: options.listen, log, walMaxBytes: options.walMaxBytes, walMaxAgeMs });
     }
   } catch (err) {

@@ -271,7 +271,7 @@ describe('ControlChannel (the agent side of the control channel)', () => {
     cp.send(session, config(HASH_B, INVALID_CONFIG));
     const { message: failed } = await cp.until('failed', () => session.received.find((r): r is { at: number; message: Of<'configStatus'> } => r.message.type === 'configStatus' && r.message.status === 'failed'));
     expect(failed.configHash).toBe(HASH_B);
-    expect(failed.error).toMatch(/^metrics\.configs\[0\]\.scrape_configs\[0\]\.scrape_interval: not a valid duration "soon"/);
+    expect(failed.error).toMatch(/^metrics\.configs\[0\]\.scrape_configs\[0\]\.scrape_interval: not a valid duration string "soon"/);
     expect(state.applied).toEqual([]);
     expect(state.running).toBe(HASH_A);
     expect(logs.some((l) => l.level === 'error' && l.message.startsWith('cannot apply the config'))).toBe(true);

@@ -34,6 +34,8 @@ export interface ControlChannelOptions {
   log: AgentLog;
   /** CAs trusted for a wss:// server besides the public ones (`--ca-file`). */
   trust?: ServerTrust | undefined;
+  /** The region `sigv4` blocks without one use (the SDK's resolution on this host). */
+  defaultRegion?: string | undefined;
   /** Reconnect backoff: base and cap of the exponential (full jitter). Defaults 1 s and 60 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -216,7 +218,7 @@ export class ControlChannel {
     try {
       let config: AgentConfig;
       try {
-        config = parseAgentConfig(msg.config, 'the config from the control plane');
+        config = parseAgentConfig(msg.config, { source: 'the config from the control plane', defaultRegion: this.options.defaultRegion });
       } catch (err) {
         if (err instanceof PipelineConfigError) throw new Error(err.issues.map((i) => `${i.path}: ${i.message}`).join('; '), { cause: err });
         throw err;

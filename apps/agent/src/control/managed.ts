@@ -29,7 +29,7 @@ export const EMPTY_CONFIG: AgentConfig = { global: { scrapeIntervalMs: 60_000, s
  * Reads the last good config; undefined when there is none. A corrupt or invalid file is
  * reported through `log` and ignored (the control plane sends the config again on connect).
  */
-export async function readPersistedConfig(stateDir: string, log: AgentLog): Promise<{ persisted: Persisted; config: AgentConfig } | undefined> {
+export async function readPersistedConfig(stateDir: string, log: AgentLog, defaultRegion?: string): Promise<{ persisted: Persisted; config: AgentConfig } | undefined> {
   const file = path.join(stateDir, CONFIG_FILE);
   let text: string;
   try {
@@ -40,7 +40,7 @@ export async function readPersistedConfig(stateDir: string, log: AgentLog): Prom
   }
   try {
     const persisted = persistedSchema.parse(JSON.parse(text));
-    return { persisted, config: parseAgentConfig(persisted.document, file) };
+    return { persisted, config: parseAgentConfig(persisted.document, { source: file, defaultRegion }) };
   } catch (err) {
     log('warn', 'ignoring an unusable last config; waiting for the control plane to send one', { file, error: (err as Error).message.slice(0, 500) });
     return undefined;
@@ -68,6 +68,8 @@ export interface ManagedAgentOptions {
   /** Reconnect backoff (tests shorten it). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** The region `sigv4` blocks without one use (the SDK's resolution on this host). */
+  defaultRegion?: string | undefined;
 }
 
 /**
@@ -83,7 +85,7 @@ export class ManagedAgent {
 
   static async start(options: ManagedAgentOptions): Promise<ManagedAgent> {
     const { log, stateDir } = options;
-    const last = await readPersistedConfig(stateDir, log);
+    const last = await readPersistedConfig(stateDir, log, options.defaultRegion);
     if (last) log('info', 'running the last config from the control plane until it answers', { configHash: last.persisted.configHash, pipelines: last.persisted.pipelines.map((p) => `${p.name}@v${p.version}`) });
     const agent = await Agent.start({
       config: last?.config ?? EMPTY_CONFIG,
@@ -111,6 +113,7 @@ export class ManagedAgent {
       agent: bridge,
       log,
       trust: options.trust,
+      defaultRegion: options.defaultRegion,
       ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
       ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
     });

@@ -59,7 +59,7 @@ scrape_configs:
 remote_write:
   - url: http://127.0.0.1:9090/api/v1/write
     sigv4: {}
-`)).toEqual(['remote_write[0].sigv4.region: required (it cannot be inferred from the host 127.0.0.1)']);
+`)).toEqual(["remote_write[0].sigv4.region: required: the URL's host 127.0.0.1 names no region and AWS_REGION is not set"]);
   });
 
   it('names both regions when the configured region does not match the endpoint', () => {
@@ -99,11 +99,11 @@ remote_write:
     sigv4: { access_key: AKIAEXAMPLE, region: us-east-1 }
     basic_auth: { username: u }
 `)).toEqual([
-      'global.scrape_interval: not a valid duration "10x" (expected e.g. 15s, 1m30s, 500ms)',
+      'global.scrape_interval: not a valid duration string "10x" (expected e.g. 15s, 1m30s, 500ms)',
       'scrape_configs[0].static_configs[0].targets[0]: target "http://host:9100" must be host:port without a scheme (set scheme: and metrics_path: on the job)',
       'remote_write[0].url: must be an http:// or https:// URL',
       'remote_write[1].sigv4.secret_key: access_key and secret_key must be set together',
-      'remote_write[1].sigv4: cannot be combined with basic_auth or authorization',
+      'remote_write[1].sigv4: at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured',
     ]);
     expect(issues(`
 scrape_configs:
@@ -111,11 +111,11 @@ scrape_configs:
     scrape_interval: 10s
     scrape_timeout: 20s
   - job_name: a
-`)).toEqual(['scrape_configs[0].scrape_timeout: must not be greater than scrape_interval', 'scrape_configs[1].job_name: duplicate job_name "a"']);
+`)).toEqual(['scrape_configs[0].scrape_timeout: scrape timeout greater than scrape interval for scrape config with job name "a"', 'scrape_configs[1].job_name: found multiple scrape configs with job name "a"']);
   });
 
   it('says which Prometheus features the agent does not run', () => {
-    expect(issues('rule_files: [a.yml]\n')).toEqual(['rule_files: rule_files (recording and alerting rules) is not supported by fleet-agent']);
+    expect(issues('rule_files: [a.yml]\n')).toEqual(['rule_files: field rule_files is not allowed in agent mode (fleet-agent, like Prometheus --agent, only scrapes and remote-writes)']);
   });
 
   it('reports YAML syntax errors with their line', () => {
@@ -174,7 +174,7 @@ metrics:
   });
 
   it('rejects sections the agent does not support, naming them', () => {
-    expect(issues('metrics: { configs: [] }\nlogs: { configs: [] }\n')).toEqual(['logs: logs (Promtail-style log collection) is not supported by fleet-agent']);
+    expect(issues('metrics: { configs: [] }\nlogs: { configs: [] }\n')).toEqual(['logs: logs (Promtail-style log collection) is a Grafana Agent feature fleet-agent does not support yet']);
   });
 });
 

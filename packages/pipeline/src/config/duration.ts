@@ -55,7 +55,7 @@ export function formatDuration(ms: number): string {
 export const durationSchema = z.string().transform((text, ctx) => {
   const ms = parseDuration(text.trim());
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a valid duration ${JSON.stringify(text)} (expected e.g. 15s, 1m30s, 500ms)` });
+    ctx.addIssue({ code: 'custom', message: `not a valid duration string ${JSON.stringify(text)} (expected e.g. 15s, 1m30s, 500ms)` });
     return z.NEVER;
   }
   return ms;
