@@ -14,6 +14,7 @@ import { startFakeSts, type FakeSts, type FakeStsOptions, type StsRole } from '.
 
 export * from './container-credentials.js';
 export * from './credentials.js';
+export * from './ec2.js';
 export * from './env.js';
 export { waitUntil, type HttpFault } from './http.js';
 export * from './imds.js';
