@@ -1,7 +1,10 @@
-import { gunzipSync } from 'node:zlib';
-import { METRIC_NAME_LABEL, relabel, sortLabels, type CompiledRelabel, type Label, type ScrapeConfig } from '@fleet/pipeline';
+import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { METRIC_NAME_LABEL, relabel, sortLabels, type CompiledRelabel, type Label, type ScrapeConfig, type ScrapeProtocol } from '@fleet/pipeline';
 import { request, type Dispatcher } from 'undici';
-import { authorizationHeader } from '../remote-write/http.js';
+import { authorizationHeader, isFollowedRedirect, MAX_REDIRECTS } from '../remote-write/http.js';
 import type { SeriesEntry, SeriesTable } from '../series/series-table.js';
 import { writeStaleNaN } from '../series/stale.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
@@ -10,8 +13,40 @@ import type { Appender } from './appender.js';
 import { detachSeriesText, ExpositionError, formatFromContentType, parseExposition, parseSeriesText } from './exposition/index.js';
 import type { Target } from './target.js';
 
-const ACCEPT =
-  'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.1';
+/**
+ * Media types of the scrape protocols. The 1.0.0 formats carry `escaping=underscores`: the
+ * parser reads legacy metric and label names, so a target that can is asked to escape UTF-8
+ * names (what Prometheus asks with `metric_name_validation_scheme: legacy`). Protobuf is never
+ * asked for: the agent parses text only.
+ */
+const PROTOCOL_MEDIA_TYPES: Record<ScrapeProtocol, string | null> = {
+  'OpenMetricsText1.0.0': 'application/openmetrics-text;version=1.0.0;escaping=underscores',
+  'OpenMetricsText0.0.1': 'application/openmetrics-text;version=0.0.1',
+  'PrometheusText1.0.0': 'text/plain;version=1.0.0;escaping=underscores',
+  'PrometheusText0.0.4': 'text/plain;version=0.0.4',
+  PrometheusProto: null,
+};
+
+/**
+ * The `Accept` header of a `scrape_protocols` list, as Prometheus's `acceptHeader()`: each
+ * protocol in order with falling q-values from 0.(protocols known + 1), then `*\/*`.
+ */
+export function acceptHeader(protocols: readonly ScrapeProtocol[]): string {
+  let weight = Object.keys(PROTOCOL_MEDIA_TYPES).length + 1;
+  const values: string[] = [];
+  for (const p of protocols) {
+    const media = PROTOCOL_MEDIA_TYPES[p];
+    if (!media) continue;
+    values.push(`${media};q=0.${weight--}`);
+  }
+  values.push(`*/*;q=0.${weight}`);
+  return values.join(',');
+}
+
+/** Prometheus's message when a body reaches `body_size_limit`. */
+export const BODY_SIZE_LIMIT_EXCEEDED = 'body size limit exceeded';
+
+class ScrapeFailure extends Error {}
 
 interface CacheEntry {
   series: SeriesEntry;
@@ -51,6 +86,8 @@ export class ScrapeLoop {
   private added = 0;
   private readonly instance: string;
   private readonly health: TargetHealth;
+  private forcedError: string | null = null;
+  private readonly accept: string;
 
   constructor(
     readonly target: Target,
@@ -65,12 +102,21 @@ export class ScrapeLoop {
     },
   ) {
     this.instance = target.labels.find((l) => l.name === 'instance')?.value ?? '';
+    this.accept = acceptHeader(job.scrapeProtocols);
     this.health = { job: job.jobName, instance: this.instance, url: target.url.toString(), up: false, lastScrapeAt: null, lastDurationMs: 0, lastError: null, samples: 0 };
   }
 
   /** A copy of the target's health. */
   status(): TargetHealth {
     return { ...this.health };
+  }
+
+  /**
+   * Makes every scrape fail with `message` without contacting the target (null: scrape again),
+   * as Prometheus's `setForcedError` (`target_limit`): `up` is 0 and the series go stale.
+   */
+  setForcedError(message: string | null): void {
+    this.forcedError = message;
   }
 
   /** Starts scraping after an offset within the interval derived from the target's identity. */
@@ -128,6 +174,7 @@ export class ScrapeLoop {
     let scraped = 0;
     let post = 0;
     try {
+      if (this.forcedError !== null) throw new ScrapeFailure(this.forcedError);
       const { body, contentType } = await this.fetch();
       const format = formatFromContentType(contentType);
       const sink = {
@@ -182,8 +229,8 @@ export class ScrapeLoop {
 
   private async fetch(): Promise<{ body: string; contentType: string | undefined }> {
     const headers: Record<string, string> = {
-      accept: ACCEPT,
-      'accept-encoding': 'gzip',
+      accept: this.accept,
+      'accept-encoding': this.job.enableCompression ? 'gzip' : 'identity',
       'user-agent': `fleet-agent`,
       'x-prometheus-scrape-timeout-seconds': String(this.job.scrapeTimeoutMs / 1000),
     };
@@ -199,10 +246,14 @@ export class ScrapeLoop {
     });
     if (res.statusCode !== 200) {
       await res.body.dump();
-      throw new Error(`server returned HTTP status ${res.statusCode}`);
+      if (this.job.followRedirects !== false && isFollowedRedirect(res.statusCode, res.headers.location)) {
+        throw new ScrapeFailure(`stopped after ${MAX_REDIRECTS} redirects`);
+      }
+      const reason = STATUS_CODES[res.statusCode];
+      throw new ScrapeFailure(`server returned HTTP status ${res.statusCode}${reason ? ` ${reason}` : ''}`);
     }
-    let buf = Buffer.from(await res.body.arrayBuffer());
-    if (String(res.headers['content-encoding'] ?? '').includes('gzip')) buf = gunzipSync(buf);
+    const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+    const buf = await readBounded(res.body, encoding === 'gzip', this.job.bodySizeLimitBytes);
     const ct = res.headers['content-type'];
     return { body: buf.toString('utf8'), contentType: Array.isArray(ct) ? ct[0] : ct };
   }
@@ -218,6 +269,10 @@ export class ScrapeLoop {
       this.cache.set(key, null);
       return null;
     }
+    // Checked on new series only (as Prometheus): a violating one is never cached, so every
+    // scrape that still exposes it fails.
+    const violation = labelLimitViolation(final, this.job);
+    if (violation) throw new ScrapeFailure(violation);
     const series = this.deps.series.getOrCreate(final, now);
     const entry: CacheEntry = { series, iter: 0, prev: 0 };
     this.cache.set(key, entry);
@@ -294,7 +349,67 @@ export class ScrapeLoop {
   }
 }
 
+/**
+ * Reads a response body, gunzipped when `gzip`, and fails with "body size limit exceeded" as
+ * soon as the (uncompressed) bytes reach `limit` (0 = no limit), as Prometheus: decompression
+ * is pulled chunk by chunk, so a gzip bomb never inflates beyond the limit.
+ */
+async function readBounded(body: Readable, gzip: boolean, limit: number): Promise<Buffer> {
+  const max = limit > 0 ? limit : Infinity;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let exceeded = false;
+  const collect = async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      total += chunk.length;
+      if (total >= max) {
+        exceeded = true; // pipeline() rejects with an AbortError of its own: the flag says why
+        throw new ScrapeFailure(BODY_SIZE_LIMIT_EXCEEDED);
+      }
+      chunks.push(chunk);
+    }
+  };
+  try {
+    if (gzip) await pipeline(body, createGunzip(), collect);
+    else await pipeline(body, collect);
+  } catch (err) {
+    if (exceeded) throw new ScrapeFailure(BODY_SIZE_LIMIT_EXCEEDED);
+    const code = (err as { code?: string }).code;
+    if (code?.startsWith('Z_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED') throw new ScrapeFailure(`invalid gzip body: ${(err as Error).message}`);
+    throw err;
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * Prometheus's `verifyLabelLimits` on a series' final labels (target labels added, metric
+ * relabelling done): the label count includes `__name__`; lengths are in bytes. Null when fine.
+ */
+export function labelLimitViolation(labels: readonly Label[], limits: Pick<ScrapeConfig, 'labelLimit' | 'labelNameLengthLimit' | 'labelValueLengthLimit'>): string | null {
+  const metric = clip(labels.find((l) => l.name === METRIC_NAME_LABEL)?.value ?? '');
+  if (limits.labelLimit > 0 && labels.length > limits.labelLimit) {
+    return `label_limit exceeded (metric: ${metric}, number of labels: ${labels.length}, limit: ${limits.labelLimit})`;
+  }
+  for (const l of labels) {
+    const nameLength = Buffer.byteLength(l.name);
+    if (limits.labelNameLengthLimit > 0 && nameLength > limits.labelNameLengthLimit) {
+      return `label_name_length_limit exceeded (metric: ${metric}, label name: ${clip(l.name)}, length: ${nameLength}, limit: ${limits.labelNameLengthLimit})`;
+    }
+    const valueLength = Buffer.byteLength(l.value);
+    if (limits.labelValueLengthLimit > 0 && valueLength > limits.labelValueLengthLimit) {
+      return `label_value_length_limit exceeded (metric: ${metric}, label name: ${clip(l.name)}, value: ${JSON.stringify(clip(l.value))}, length: ${valueLength}, limit: ${limits.labelValueLengthLimit})`;
+    }
+  }
+  return null;
+}
+
+/** The first 50 characters (Go's `%.50s`). */
+function clip(s: string): string {
+  return s.length <= 50 ? s : Array.from(s).slice(0, 50).join('');
+}
+
 function describeScrapeError(err: unknown): string {
+  if (err instanceof ScrapeFailure) return err.message;
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
     return 'scrape timed out';

@@ -1,9 +1,8 @@
 import { compileRelabelConfigs, type CompiledRelabel, type ScrapeConfig } from '@fleet/pipeline';
 import type { Dispatcher } from 'undici';
+import { createDiscoverers } from '../discovery/create.js';
 import type { Discoverer, TargetGroup } from '../discovery/discovery.js';
-import { FileDiscoverer } from '../discovery/file-sd.js';
-import { StaticDiscoverer } from '../discovery/static.js';
-import { createDispatcher } from '../remote-write/http.js';
+import { createHttpDispatcher } from '../remote-write/http.js';
 import type { SeriesTable } from '../series/series-table.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
 import type { Appender } from './appender.js';
@@ -12,10 +11,24 @@ import { buildTargets, type DroppedTarget } from './target.js';
 
 type Log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
+/** What {@link ScrapeJob.status} reports. */
+export interface ScrapeJobStatus {
+  targets: TargetHealth[];
+  /** At most `keep_dropped_targets` of them (0 = all). */
+  dropped: DroppedTarget[];
+  /** Every target relabelling dropped, also those not kept. */
+  droppedCount: number;
+  /** The last error of each discoverer that reported one, in config order. */
+  discoveryErrors: string[];
+  /** Set while the job has more targets than `target_limit` (none of them is scraped). */
+  targetLimitError: string | null;
+}
+
 /**
- * Runs one scrape job: its discoverers (static and file), the targets they yield after
- * `relabel_configs`, and one {@link ScrapeLoop} per target. When discovery changes, new
- * targets start and vanished ones stop with staleness markers.
+ * Runs one scrape job: its discoverers, the targets they yield after `relabel_configs`, and one
+ * {@link ScrapeLoop} per target. When discovery changes, new targets start and vanished ones
+ * stop with staleness markers. Over `target_limit`, every loop keeps running but fails each
+ * scrape with Prometheus's error (up = 0, series stale) until the count is back under it.
  */
 export class ScrapeJob {
   private readonly loops = new Map<string, ScrapeLoop>();
@@ -25,20 +38,22 @@ export class ScrapeJob {
   private readonly metricRules: CompiledRelabel[];
   private readonly dispatcher: Dispatcher;
   private dropped: DroppedTarget[] = [];
+  private droppedCount = 0;
+  private targetLimitError: string | null = null;
+  private readonly discoveryErrorsByIndex = new Map<number, string>();
   private sync: Promise<void> = Promise.resolve();
+  /** The last error any discoverer reported (see {@link status} for each one's). */
   discoveryError: string | null = null;
 
   constructor(
     readonly config: ScrapeConfig,
-    private readonly deps: { series: SeriesTable; appender: Appender; metrics: AgentMetrics; log: Log },
+    private readonly deps: { series: SeriesTable; appender: Appender; metrics: AgentMetrics; log: Log; env?: NodeJS.ProcessEnv },
   ) {
+    const env = deps.env ?? process.env;
     this.targetRules = compileRelabelConfigs(config.relabelConfigs);
     this.metricRules = compileRelabelConfigs(config.metricRelabelConfigs);
-    this.dispatcher = createDispatcher(config.tlsConfig, { connections: 64 });
-    this.discoverers = [
-      ...(config.staticConfigs.length ? [new StaticDiscoverer(config.staticConfigs)] : []),
-      ...config.fileSdConfigs.map((f) => new FileDiscoverer(f)),
-    ];
+    this.discoverers = createDiscoverers(config, { log: deps.log, env });
+    this.dispatcher = createHttpDispatcher(config, { connections: 64, env });
   }
 
   start(): void {
@@ -50,6 +65,7 @@ export class ScrapeJob {
         },
         (message) => {
           this.discoveryError = message;
+          this.discoveryErrorsByIndex.set(i, message);
           this.deps.log('warn', 'service discovery failed', { job: this.config.jobName, error: message });
         },
       ),
@@ -57,8 +73,13 @@ export class ScrapeJob {
   }
 
   private async reconcile(): Promise<void> {
-    const { targets, dropped } = buildTargets(this.config, [...this.groups.values()].flat(), this.targetRules);
+    const { targets, dropped, droppedCount } = buildTargets(this.config, [...this.groups.values()].flat(), this.targetRules);
     this.dropped = dropped;
+    this.droppedCount = droppedCount;
+    const limit = this.config.targetLimit;
+    const limitError = limit > 0 && targets.length > limit ? `target_limit exceeded (number of targets: ${targets.length}, limit: ${limit})` : null;
+    if (limitError && limitError !== this.targetLimitError) this.deps.log('warn', 'target_limit exceeded', { job: this.config.jobName, targets: targets.length, limit });
+    this.targetLimitError = limitError;
     const wanted = new Map(targets.map((t) => [t.key, t]));
     const gone = [...this.loops].filter(([key]) => !wanted.has(key));
     for (const [key] of gone) this.loops.delete(key);
@@ -74,13 +95,21 @@ export class ScrapeJob {
         log: this.deps.log,
       });
       this.loops.set(key, loop);
+      loop.setForcedError(limitError);
       loop.start();
     }
+    for (const loop of this.loops.values()) loop.setForcedError(limitError);
   }
 
-  /** Health of every target, and the targets relabelling dropped. */
-  status(): { targets: TargetHealth[]; dropped: DroppedTarget[] } {
-    return { targets: [...this.loops.values()].map((l) => l.status()), dropped: this.dropped };
+  /** Health of every target, the targets relabelling dropped, and discovery errors. */
+  status(): ScrapeJobStatus {
+    return {
+      targets: [...this.loops.values()].map((l) => l.status()),
+      dropped: this.dropped,
+      droppedCount: this.droppedCount,
+      discoveryErrors: [...this.discoveryErrorsByIndex].sort(([a], [b]) => a - b).map(([, m]) => m),
+      targetLimitError: this.targetLimitError,
+    };
   }
 
   /** Stops discovery and every loop; `stale` writes staleness markers (job removed). */

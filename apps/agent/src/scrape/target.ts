@@ -17,15 +17,33 @@ export interface DroppedTarget {
   reason: string;
 }
 
+/** What {@link buildTargets} yields. */
+export interface BuiltTargets {
+  /** Distinct targets, in discovery order. */
+  targets: Target[];
+  /** Dropped targets, at most `keep_dropped_targets` of them (0 = all). */
+  dropped: DroppedTarget[];
+  /** How many were dropped in all. */
+  droppedCount: number;
+}
+
 /**
  * Builds targets the way Prometheus does (`PopulateLabels`): group labels, `__address__`,
  * defaults (`job`, `__scheme__`, `__metrics_path__`, `__scrape_interval__`,
  * `__scrape_timeout__`, `__param_*`), `relabel_configs`, default `instance`, then every `__*`
- * label removed. Targets that relabelling drops or that lack an address are reported as dropped.
+ * label removed. Targets that relabelling drops or that lack an address are reported as dropped:
+ * all of them are counted, the first `keep_dropped_targets` (0 = all) are kept, as Prometheus.
  */
-export function buildTargets(job: ScrapeConfig, groups: TargetGroup[], rules: CompiledRelabel[]): { targets: Target[]; dropped: DroppedTarget[] } {
+export function buildTargets(job: ScrapeConfig, groups: TargetGroup[], rules: CompiledRelabel[]): BuiltTargets {
   const targets: Target[] = [];
-  const dropped: DroppedTarget[] = [];
+  const kept: DroppedTarget[] = [];
+  let droppedCount = 0;
+  const dropped = {
+    push(d: DroppedTarget): void {
+      droppedCount++;
+      if (job.keepDroppedTargets === 0 || kept.length < job.keepDroppedTargets) kept.push(d);
+    },
+  };
   const seen = new Set<string>();
   for (const group of groups) {
     for (const address of group.targets) {
@@ -72,5 +90,5 @@ export function buildTargets(job: ScrapeConfig, groups: TargetGroup[], rules: Co
       targets.push({ labels: sorted, url, key });
     }
   }
-  return { targets, dropped };
+  return { targets, dropped: kept, droppedCount };
 }
