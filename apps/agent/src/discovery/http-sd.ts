@@ -27,8 +27,8 @@ const listSchema = z.array(
  * The undici dispatcher of a discovery HTTP client: `tls_config` (via {@link createDispatcher})
  * and, unless `follow_redirects: false`, up to 10 redirects (Go's default client).
  */
-export function discoveryDispatcher(config: HttpClientConfig): Dispatcher {
-  const agent = createDispatcher(config.tlsConfig, { connections: 4 });
+export function discoveryDispatcher(config: HttpClientConfig, connections = 4): Dispatcher {
+  const agent = createDispatcher(config.tlsConfig, { connections });
   return config.followRedirects === false ? agent : agent.compose(interceptors.redirect({ maxRedirections: 10 }));
 }
 
