@@ -303,6 +303,22 @@ describe('Ec2Discoverer', () => {
     expect(describeCalls()[0]!.callerArn).toMatch(/^arn:aws:sts::444455556666:assumed-role\/ec2-discovery\//);
   });
 
+  it('a clock-skew rejection applies the offset from the Date header and succeeds on the retry', async () => {
+    ec2.instances = fleet(1);
+    ec2.clockOffsetMs = 10 * 60_000;
+    try {
+      const { updates, errors } = discover(config());
+      await eventually('first update', () => updates.length === 1 || errors.length > 0);
+      expect(errors).toEqual([]);
+      const rejected = ec2.calls.filter((c) => c.status === 403);
+      expect(rejected.length).toBeGreaterThan(0);
+      expect(rejected.every((c) => /Signature expired/.test(c.message ?? ''))).toBe(true);
+      expect(describeCalls().at(-1)!.status).toBe(200);
+    } finally {
+      ec2.clockOffsetMs = 0;
+    }
+  });
+
   it('stop() aborts the request in flight and reports nothing afterwards', async () => {
     ec2.instances = fleet(1);
     ec2.faults.push({ delayMs: 0 }, { delayMs: 30_000 });
