@@ -4,7 +4,7 @@
  * rotated bearer token files. Each scrape is driven with `scrapeOnce()` (no timers).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -114,11 +114,11 @@ async function exporter(handle: (req: IncomingMessage, res: ServerResponse) => v
 }
 
 /** A loop for one target at `address` with the job settings given; returns it and its samples. */
-function loopFor(address: string, config: ScrapeConfig): { loop: ScrapeLoop; captured: Captured } {
+function loopFor(address: string, config: ScrapeConfig, env: NodeJS.ProcessEnv = {}): { loop: ScrapeLoop; captured: Captured } {
   const series = new SeriesTable();
   const captured = new Captured(series);
   const { targets } = buildTargets(config, [{ source: 'test', targets: [address], labels: {} }], []);
-  const dispatcher = createHttpDispatcher(config, { connections: 4 });
+  const dispatcher = createHttpDispatcher(config, { connections: 4, env });
   closers.push(() => dispatcher.close());
   const loop = new ScrapeLoop(targets[0]!, config, {
     metricRelabel: [],
@@ -172,6 +172,19 @@ describe('Accept and Accept-Encoding', () => {
     await loop.scrapeOnce();
     expect(loop.status()).toMatchObject({ up: true, lastError: null });
     expect(captured.last('zipped_metric')).toBe(42);
+  });
+});
+
+describe('a broken gzip body', () => {
+  it('fails the scrape naming the encoding', async () => {
+    const e = await exporter((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.end('not gzip at all');
+    });
+    const { loop } = loopFor(e.address, job());
+    await loop.scrapeOnce();
+    expect(loop.status().up).toBe(false);
+    expect(loop.status().lastError).toMatch(/^invalid gzip body: /);
   });
 });
 
@@ -308,6 +321,59 @@ describe('redirects', () => {
     await loop.scrapeOnce();
     expect(loop.status()).toMatchObject({ up: false, lastError: 'stopped after 10 redirects' });
     expect(e.requests).toHaveLength(11);
+  });
+});
+
+describe('through an HTTP proxy', () => {
+  /**
+   * A forward proxy (absolute-URI requests, as Go sends for http targets) that resolves every
+   * host name to the loopback exporter's address and records what it was asked for.
+   */
+  async function forwardProxy(): Promise<{ url: string; asked: Array<{ url: string; headers: IncomingMessage['headers'] }> }> {
+    const asked: Array<{ url: string; headers: IncomingMessage['headers'] }> = [];
+    const proxy = await exporter((req, res) => {
+      asked.push({ url: req.url!, headers: req.headers });
+      const wanted = new URL(req.url!);
+      const upstream = httpRequest({ host: '127.0.0.1', port: wanted.port, path: `${wanted.pathname}${wanted.search}`, headers: { ...req.headers, host: wanted.host } }, (up) => {
+        res.writeHead(up.statusCode!, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end();
+    });
+    return { url: `http://${proxy.address}`, asked };
+  }
+
+  it('sends the scrape to proxy_url, host names and all', async () => {
+    const e = await exporter(serve('proxied_metric 7\n'));
+    const proxy = await forwardProxy();
+    const port = e.address.split(':')[1]!;
+    const { loop, captured } = loopFor(`metrics.example.test:${port}`, job({ proxy: { url: proxy.url, fromEnvironment: false, connectHeaders: {} } }));
+    await loop.scrapeOnce();
+    expect(loop.status()).toMatchObject({ up: true, lastError: null });
+    expect(captured.last('proxied_metric')).toBe(7);
+    expect(proxy.asked.map((a) => a.url)).toEqual([`http://metrics.example.test:${port}/metrics`]);
+    expect(e.requests[0]!.headers.host).toBe(`metrics.example.test:${port}`);
+  });
+
+  it('bypasses the proxy for hosts in no_proxy', async () => {
+    const e = await exporter(serve('direct_metric 1\n'));
+    const proxy = await forwardProxy();
+    const { loop } = loopFor(e.address, job({ proxy: { url: proxy.url, noProxy: '10.0.0.0/8,127.0.0.1', fromEnvironment: false, connectHeaders: {} } }));
+    await loop.scrapeOnce();
+    expect(loop.status().up).toBe(true);
+    expect(proxy.asked).toHaveLength(0);
+    expect(e.requests).toHaveLength(1);
+  });
+
+  it('uses http_proxy from the environment with proxy_from_environment', async () => {
+    const e = await exporter(serve('env_metric 1\n'));
+    const proxy = await forwardProxy();
+    const port = e.address.split(':')[1]!;
+    const { loop } = loopFor(`node.example.test:${port}`, job({ proxy: { fromEnvironment: true, connectHeaders: {} } }), { http_proxy: proxy.url, NO_PROXY: 'other.test' });
+    await loop.scrapeOnce();
+    expect(loop.status().up).toBe(true);
+    expect(proxy.asked.map((a) => a.url)).toEqual([`http://node.example.test:${port}/metrics`]);
   });
 });
 
