@@ -178,6 +178,13 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
         .strict(),
       destinations: z.array(destinationHealth).max(100),
       targets: z.array(targetHealth).max(5000),
+      /** Service discovery that currently fails, per job and mechanism (its last good targets keep being scraped); absent from older agents. */
+      discovery: z
+        .array(z.object({ job: storableText(200), mechanism: storableText(40), error: storableText(2000) }).strict())
+        .max(500)
+        .optional(),
+      /** Jobs and destinations whose TLS certificates are not verified (`insecure_skip_verify`); absent from older agents. */
+      insecureTls: z.array(storableText(300)).max(500).optional(),
     })
     .strict(),
   z.object({ type: z.literal('disconnect'), v: z.literal(PROTOCOL_VERSION), seq, reason: storableText(500) }).strict(),

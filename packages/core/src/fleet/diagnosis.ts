@@ -164,6 +164,16 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding, a
         summary: `${f.down} of ${f.targets} scrape targets are down (e.g. ${f.job} ${f.instance}${f.error ? `: ${f.error}` : ''}).`,
         steps: ['Check that the exporter runs and listens where the pipeline says, and that nothing blocks the port from the agent.'],
       };
+    case 'discovery_failed':
+      return {
+        summary: `Service discovery fails for ${f.failing} job${Number(f.failing) === 1 ? '' : 's'} (e.g. ${f.job}, ${f.mechanism}: ${f.error}). The jobs keep scraping the targets they found last.`,
+        steps: discoveryRemedy(String(f.mechanism), String(f.error)),
+      };
+    case 'tls_unverified':
+      return {
+        summary: `insecure_skip_verify is set for ${f.where}: the agent does not check who it talks to there.`,
+        steps: ['Give the job a tls_config.ca_file with the CA that signed the server certificate (in Kubernetes: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt for the API server and kubelets that use the cluster CA) and remove insecure_skip_verify.'],
+      };
     case 'credentials_refresh':
       return { summary: `The agent cannot refresh its AWS credentials: ${f.error}.`, steps: credentialSetup(instanceId) };
     case 'credentials_expiring':
@@ -180,4 +190,22 @@ export async function remedyForFinding(ctx: { db: Db }, finding: AgentFinding, a
     default:
       return { summary: finding.title, steps: [] };
   }
+}
+
+/** What to do about a failing discovery mechanism, from its error. */
+function discoveryRemedy(mechanism: string, error: string): string[] {
+  if (mechanism === 'kubernetes' && /\b403\b|forbidden/i.test(error)) {
+    return [
+      'Grant the agent\'s service account get, list and watch on the resources the job discovers (pods, services, endpoints, endpointslices, nodes, ingresses) with a ClusterRole and ClusterRoleBinding (or a Role per namespace).',
+      'Check with: `kubectl auth can-i list pods --as=system:serviceaccount:<namespace>:<service account>`.',
+    ];
+  }
+  if (mechanism === 'kubernetes' && /\b401\b|unauthori[sz]ed/i.test(error)) {
+    return ['The API server refuses the agent\'s token: check the service-account token mount (or the bearer token / kubeconfig the job names) and that the token has not expired.'];
+  }
+  if (mechanism === 'ec2') {
+    return ['Give the role the agent signs as ec2:DescribeInstances and ec2:DescribeAvailabilityZones (Resource "*"), and check the region the job names.'];
+  }
+  if (mechanism === 'dns') return ['Check that the name resolves from the host (`dig SRV <name>`), and the resolver the host uses.'];
+  return ['Check that the discovery endpoint is reachable from the agent and answers as the job expects; the job keeps its last good targets meanwhile.'];
 }

@@ -22,6 +22,10 @@ export interface HealthHeartbeat {
     lastError: { at: string; class: string; code: string | null; status: number | null; message: string; action?: string | undefined; resource?: string | undefined; detail?: string | undefined } | null;
   }>;
   targets: Array<{ job: string; instance: string; up: boolean; lastError: string | null }>;
+  /** Service discovery failing now (the job keeps its last good targets). */
+  discovery?: Array<{ job: string; mechanism: string; error: string }> | undefined;
+  /** Jobs and destinations with `insecure_skip_verify`. */
+  insecureTls?: string[] | undefined;
 }
 
 /** Thresholds of the health judgement. */
@@ -72,6 +76,8 @@ export function findingTitle(kind: string): string {
       credentials_refresh: 'Credentials refresh fails',
       clock_offset: 'Host clock is off',
       drops: 'Samples dropped',
+      discovery_failed: 'Service discovery fails',
+      tls_unverified: 'TLS certificates are not verified',
     }[kind] ??
     kind
   );
@@ -192,6 +198,24 @@ export function assessHeartbeat(hb: HealthHeartbeat, ctx: HealthContext): { heal
       facts: { down: down.length, targets: hb.targets.length, job: first.job, instance: first.instance, ...(first.lastError ? { error: first.lastError } : {}) },
       since: since(undefined),
     });
+  }
+
+  const failing = hb.discovery ?? [];
+  if (failing.length) {
+    const first = failing[0]!;
+    findings.push({
+      key: `discovery_failed|${first.mechanism}`,
+      // The job keeps its last good targets: degraded, unless nothing is scraped at all.
+      severity: hb.targets.length === 0 ? 'critical' : 'warning',
+      kind: 'discovery_failed',
+      title: findingTitle('discovery_failed'),
+      facts: { failing: failing.length, job: first.job, mechanism: first.mechanism, error: first.error },
+      since: since(undefined),
+    });
+  }
+  const insecure = hb.insecureTls ?? [];
+  if (insecure.length) {
+    findings.push({ key: 'tls_unverified', severity: 'warning', kind: 'tls_unverified', title: findingTitle('tls_unverified'), facts: { where: insecure.slice(0, 10).join(', '), count: insecure.length }, since: since(undefined) });
   }
 
   const offset = Math.abs(ctx.clockOffsetMs);

@@ -96,6 +96,9 @@ const kubernetesSdSchema = obj({
   if (!v.api_server && !v.kubeconfig_file && hasCustomHttpClient(v)) {
     ctx.addIssue({ code: 'custom', path: ['api_server'], message: "to use custom HTTP client configuration please provide the 'api_server' URL explicitly" });
   }
+  if (v.kubeconfig_file && v.namespaces?.own_namespace) {
+    ctx.addIssue({ code: 'custom', path: ['namespaces', 'own_namespace'], message: "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously" });
+  }
   if (v.api_server && v.namespaces?.own_namespace) {
     ctx.addIssue({ code: 'custom', path: ['namespaces', 'own_namespace'], message: 'cannot use own_namespace outside a cluster (with api_server): the pod namespace is only known in-cluster' });
   }
@@ -155,6 +158,8 @@ const httpSdSchema = obj({
   checkHttpClient(v, ctx);
   if (!v.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'URL is missing' });
   else if (!URL.canParse(v.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: `invalid URL ${JSON.stringify(v.url)}` });
+  // WHATWG URLs read `http:///x` as host "x"; Go (and so Prometheus) sees no host.
+  else if (/^[a-z][a-z0-9+.-]*:\/\/(\/|$)/i.test(v.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'host is missing in URL' });
   else {
     const u = new URL(v.url);
     if (!['http:', 'https:'].includes(u.protocol)) ctx.addIssue({ code: 'custom', path: ['url'], message: "URL scheme must be 'http' or 'https'" });

@@ -44,13 +44,14 @@ export const port = z.preprocess(toInt, z.number().int('must be a whole number')
 
 const BYTE_UNITS: Record<string, number> = { '': 1, B: 1, KB: 2 ** 10, KiB: 2 ** 10, MB: 2 ** 20, MiB: 2 ** 20, GB: 2 ** 30, GiB: 2 ** 30, TB: 2 ** 40, TiB: 2 ** 40, PB: 2 ** 50, PiB: 2 ** 50 };
 
-/** A size as Prometheus's `units.Base2Bytes` (`body_size_limit: 10MB` = 10 MiB; a bare number is bytes; 0 = none). */
+/** A size as Prometheus's `units.Base2Bytes` (`body_size_limit: 10MB` = 10 MiB; a number needs a unit, except 0 = none). */
 export const bytes = z.preprocess(
   (v) => (typeof v === 'number' ? String(v) : v),
   z.string().transform((text, ctx) => {
     const m = /^(\d+)\s*([KMGTP]i?B|B)?$/.exec(text.trim());
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(text)} (e.g. 10MB, 512KiB, 0)` });
+    // Prometheus (units.ParseBase2Bytes) wants a unit on anything but 0.
+    if (!m || (m[2] === undefined && m[1] !== '0')) {
+      ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(text)} needs a unit (units: unknown unit in ${text}; e.g. 10MB, 512KiB, 0)` });
       return z.NEVER;
     }
     return Number(m[1]) * BYTE_UNITS[m[2] ?? '']!;

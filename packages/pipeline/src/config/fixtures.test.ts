@@ -88,6 +88,32 @@ function job(config: AgentConfig, name: string, instance = 0): ScrapeConfig {
 
 /** Normalised values a good fixture must produce (what the agent runs, not just "it parsed"). */
 const GOOD_CHECKS: Record<string, (config: AgentConfig) => void> = {
+  'operator-servicemonitor.yml': (c) => {
+    expect(c.global.externalLabels).toEqual({ prometheus: 'observability/agent', prometheus_replica: '$(POD_NAME)' });
+    const j = job(c, 'serviceMonitor/observability/checkout-api/0');
+    expect(j).toMatchObject({
+      scrapeIntervalMs: 15_000, scrapeTimeoutMs: 10_000, metricsPath: '/internal/metrics', scheme: 'https', followRedirects: true, enableHttp2: true,
+      scrapeProtocols: ['OpenMetricsText1.0.0', 'OpenMetricsText0.0.1', 'PrometheusText0.0.4'],
+      sampleLimit: 20_000, labelLimit: 64, labelNameLengthLimit: 128, labelValueLengthLimit: 1024, targetLimit: 50, keepDroppedTargets: 10,
+      authorization: { type: 'Bearer', credentialsFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' },
+      tlsConfig: { caFile: '/etc/prometheus/certs/configmap_shop_checkout-ca_ca.crt', serverName: 'checkout-api.shop.svc', insecureSkipVerify: false },
+    });
+    expect(j.kubernetesSdConfigs[0]).toMatchObject({ role: 'endpoints', namespaces: { ownNamespace: false, names: ['shop'] } });
+    expect(j.relabelConfigs.find((r) => r.action === 'hashmod')).toMatchObject({ modulus: 1, target_label: '__tmp_hash' });
+    expect(c.instances[0]!.remoteWrite[0]).toMatchObject({
+      name: 'mimir', basicAuth: { username: 'tenant-42', passwordFile: '/etc/prometheus/secrets/mimir/password' },
+      queueConfig: { maxSamplesPerSend: 2000, batchSendDeadlineMs: 5000, minBackoffMs: 50, maxBackoffMs: 10_000 },
+    });
+  },
+  'relabel-actions.yml': (c) => {
+    const rules = job(c, 'relabel-all').relabelConfigs;
+    expect(rules.map((r) => r.action)).toEqual(['replace', 'replace', 'replace', 'replace', 'keepequal', 'dropequal', 'hashmod', 'keep', 'labelmap', 'labeldrop', 'labelkeep', 'lowercase', 'uppercase']);
+    expect(rules[0]).toMatchObject({ source_labels: ['job', '__meta_dns_name'], separator: ';', regex: '(.*)shop-[a-z]+', replacement: 'store-${1}', target_label: 'job' });
+    expect(rules[2]).toMatchObject({ regex: '(.*)', replacement: 'payments' });
+    expect(rules[3]).toMatchObject({ regex: '', replacement: 'payments' });
+    expect(rules[6]).toMatchObject({ modulus: 4, target_label: '__tmp_shard' });
+    expect(c.instances[0]!.remoteWrite[0]!.writeRelabelConfigs).toHaveLength(1);
+  },
   'agent-minimal.yml': (c) => {
     expect(c.global).toEqual({ scrapeIntervalMs: 20_000, scrapeTimeoutMs: 10_000, externalLabels: {} });
     expect(job(c, 'fleet-agent-self')).toMatchObject({

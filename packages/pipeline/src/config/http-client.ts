@@ -90,8 +90,10 @@ export function checkHttpClient(v: RawHttpClient, ctx: z.RefinementCtx): void {
   if (v.bearer_token !== undefined && v.bearer_token_file !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['bearer_token_file'], message: 'at most one of bearer_token & bearer_token_file must be configured' });
   }
-  if (v.basic_auth && (bearer || v.authorization)) {
+  if (v.basic_auth && bearer) {
     ctx.addIssue({ code: 'custom', path: ['basic_auth'], message: 'at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured' });
+  } else if (v.basic_auth && v.authorization) {
+    ctx.addIssue({ code: 'custom', path: ['basic_auth'], message: 'at most one of basic_auth, oauth2 & authorization must be configured' });
   }
   if (v.authorization && bearer) {
     ctx.addIssue({ code: 'custom', path: ['authorization'], message: 'authorization is not compatible with bearer_token & bearer_token_file' });

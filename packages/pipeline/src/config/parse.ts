@@ -79,6 +79,9 @@ function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): Confi
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: formatConfigPath([...path, key]), message: unknownKeyMessage(path, key) });
+    } else if (issue.code === 'invalid_key') {
+      // A record key (a label name) that fails: say why, naming the key.
+      for (const inner of issue.issues) out.push({ path: formatConfigPath(path), message: `${JSON.stringify(String(issue.input ?? ''))}: ${inner.message}` });
     } else {
       out.push({ path: formatConfigPath(path), message: issue.message });
     }

@@ -38,6 +38,7 @@ const limitFields = {
 
 /** Histogram and naming settings: text scrapes carry classic histograms only, so these change nothing. */
 const nativeHistogramFields = {
+  scrape_native_histograms: bool.optional(),
   scrape_classic_histograms: bool.optional(),
   always_scrape_classic_histograms: bool.optional(),
   convert_classic_histograms_to_nhcb: bool.optional(),
@@ -68,7 +69,7 @@ export const scrapeConfigSchema = obj({
   job_name: nonEmpty,
   scrape_interval: durationSchema.optional(),
   scrape_timeout: durationSchema.optional(),
-  scrape_fallback_protocol: protocol.optional(),
+  fallback_scrape_protocol: protocol.optional(),
   metrics_path: text(z.string().startsWith('/', 'must start with /')).default('/metrics'),
   scheme: z.enum(['http', 'https']).default('http'),
   params: z.record(z.string(), list(str)).default({}),
@@ -133,9 +134,12 @@ export function scrapeWarnings(raw: Partial<RawScrape> & Partial<RawGlobal>, pat
   if (raw.native_histogram_bucket_limit || raw.native_histogram_min_bucket_factor !== undefined) {
     out.push({ path: at('native_histogram_bucket_limit'), message: 'ignored: text scrapes carry no native histograms' });
   }
+  if (raw.scrape_native_histograms) out.push({ path: at('scrape_native_histograms'), message: 'ignored: text scrapes carry no native histograms' });
   if (raw.convert_classic_histograms_to_nhcb) out.push({ path: at('convert_classic_histograms_to_nhcb'), message: 'ignored: classic histograms are sent as they are' });
   if (raw.metric_name_validation_scheme === 'utf8') out.push({ path: at('metric_name_validation_scheme'), message: 'label names are validated with the legacy rules' });
   if (raw.scrape_failure_log_file) out.push({ path: at('scrape_failure_log_file'), message: 'ignored: scrape failures are in the agent log and its target health' });
-  if (raw.scrape_fallback_protocol) out.push({ path: at('scrape_fallback_protocol'), message: 'ignored: a response without a known content type is read as the Prometheus text format' });
+  if (raw.fallback_scrape_protocol && !raw.fallback_scrape_protocol.startsWith('PrometheusText')) {
+    out.push({ path: at('fallback_scrape_protocol'), message: 'ignored: a response without a known content type is read as the Prometheus text format' });
+  }
   return out;
 }

@@ -232,12 +232,16 @@ const rawRelabelConfigSchema = z
     source_labels: z.array(scalarString).nullish(),
     separator: scalarString.nullish(),
     regex: scalarString.nullish(),
-    modulus: z
-      .number()
-      .int('must be a non-negative integer')
-      .nonnegative('must be a non-negative integer')
-      .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`)
-      .nullish(),
+    // YAML text (the agent reads scalars as Go does) or a JSON number.
+    modulus: z.preprocess(
+      (v) => (typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v),
+      z
+        .number()
+        .int('must be a non-negative integer')
+        .nonnegative('must be a non-negative integer')
+        .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`)
+        .nullish(),
+    ),
     target_label: scalarString.nullish(),
     replacement: scalarString.nullish(),
     action: z.string().nullish(),
@@ -263,6 +267,10 @@ export function createRelabelConfigSchema(options: RelabelSchemaOptions = {}) {
     const d = DEFAULT_RELABEL_CONFIG;
     if (raw.action === null) {
       ctx.issues.push({ code: 'custom', path: ['action'], message: 'must not be empty', input: raw.action });
+      return z.NEVER;
+    }
+    if (raw.action === '') {
+      ctx.issues.push({ code: 'custom', path: ['action'], message: 'relabel action cannot be empty', input: raw.action });
       return z.NEVER;
     }
     const action = raw.action === undefined ? d.action : raw.action.toLowerCase();

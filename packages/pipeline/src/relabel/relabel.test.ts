@@ -761,7 +761,7 @@ describe('validation errors carry paths and clear messages', () => {
     ['labelmap with an invalid replacement', { regex: '(.*)', action: 'labelmap', replacement: 'x-$1' }, ['replacement: "x-$1" is not a valid label name or $-template for action labelmap']],
     ['invalid source label', { source_labels: ['ok', 'not-ok'], target_label: 't' }, ['source_labels.1: "not-ok" is not a valid label name']],
     ['unknown action', { action: 'rename' }, ['action: unknown relabel action "rename"']],
-    ['empty action', { action: '' }, ['action: unknown relabel action ""']],
+    ['empty action', { action: '' }, ['action: relabel action cannot be empty']],
     ['invalid regex', { regex: '(a', target_label: 't' }, ['regex: invalid regex: error parsing regexp: missing closing ): `^(?s:(a)$`']],
     ['look-ahead (unsupported by RE2)', { regex: '(?!a)b', action: 'keep' }, ['regex: invalid regex: error parsing regexp: invalid or unsupported Perl syntax: `(?!`']],
     ['back-reference (unsupported by RE2)', { regex: '(a)\\1', action: 'keep' }, ['regex: invalid regex: error parsing regexp: invalid escape sequence: `\\1`']],
