@@ -41,6 +41,7 @@ describe('Informer', () => {
     t.informer.start();
     await waitFor(() => t.server.openWatches('pods') === 1);
     expect(t.informer.hasSynced).toBe(true);
+    expect(t.changes()).toBe(1); // one change for the complete list, not one per page
     expect(t.names()).toEqual(['default/p1', 'default/p2', 'default/p3', 'default/p4', 'default/p5']);
     expect(t.lists().map((r) => [r.query.limit, r.query.continue !== undefined])).toEqual([
       ['2', false],
@@ -208,8 +209,5 @@ describe('Informer', () => {
     await waitFor(() => t.server.openWatches('pods') === 1);
     t.informer.stop();
     await waitFor(() => t.server.openWatches('pods') === 0);
-    const changes = t.changes();
-    t.server.add('pods', pod('default', 'late'));
-    expect(t.changes()).toBe(changes);
   });
 });
