@@ -10,6 +10,7 @@ import {
   joinHostPort,
   list,
   metadataSchema,
+  namespacedName,
   num,
   parseGoIp,
   str,
@@ -95,9 +96,9 @@ export function podLabels(pod: Pod): LabelSet {
   return ls;
 }
 
-/** The source Prometheus gives a pod's group. */
+/** The source Prometheus gives a pod's group (`pod/<namespace>/<name>`). */
 export function podSource(namespace: string, name: string): string {
-  return `pod/${namespace}/${name}`;
+  return `pod/${namespacedName(namespace, name)}`;
 }
 
 /**
