@@ -135,7 +135,7 @@ describe('Informer', () => {
     await waitFor(() => t.lists().length >= 2); // keeps retrying, without repeating the report
     expect(t.statuses).toHaveLength(1);
     t.server.allow('pods');
-    await waitFor(() => t.informer.hasSynced);
+    await waitFor(() => t.informer.hasSynced && t.statuses.length === 2);
     expect(t.statuses).toEqual([t.statuses[0], undefined]);
   });
 
@@ -160,7 +160,7 @@ describe('Informer', () => {
     expect(t.statuses[0]).toBe('kubernetes_sd: watch pods in all namespaces: 500 InternalError: injected failure 500');
     expect(t.names()).toEqual(['default/a']);
     t.server.allow('pods');
-    await waitFor(() => t.server.openWatches('pods') === 1);
+    await waitFor(() => t.statuses.length === 2);
     expect(t.statuses).toEqual([t.statuses[0], undefined]);
     expect(t.watches().at(-1)!.query.resourceVersion).toBe(rv);
     expect(t.lists()).toHaveLength(1);

@@ -141,6 +141,7 @@ export class KubernetesDiscoverer implements Discoverer {
     }
     this.sources = Object.fromEntries([...byKind].map(([kind, parts]) => [kind, parts.length === 1 ? parts[0]! : new MergedStore(parts)]));
     for (const i of this.informers) i.start();
+    if (this.informers.length === 0) this.changed(); // nothing to watch: the (empty) initial update at once
   }
 
   private changed(): void {
