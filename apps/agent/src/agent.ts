@@ -703,6 +703,23 @@ export class Agent {
     return [...this.jobs.values()].flatMap((s) => s.job.status().targets);
   }
 
+  /** Service discovery that fails now, per job (the job keeps its last good targets). */
+  discoveryStatus(): Array<{ job: string; mechanism: string; error: string }> {
+    return [...this.jobs.values()].flatMap((s) => s.job.status().discoveryFailures.map((f) => ({ job: s.job.config.jobName, ...f })));
+  }
+
+  /** Jobs (also their discovery blocks) and destinations that skip TLS verification. */
+  insecureTls(): string[] {
+    const out: string[] = [];
+    for (const s of this.jobs.values()) {
+      const c = s.job.config;
+      const blocks = [c, ...c.kubernetesSdConfigs, ...c.ec2SdConfigs, ...c.httpSdConfigs, ...c.consulSdConfigs];
+      if (blocks.some((b) => b.tlsConfig?.insecureSkipVerify)) out.push(`job ${c.jobName}`);
+    }
+    for (const d of this.destinations.values()) if (d.spec.config.tlsConfig?.insecureSkipVerify) out.push(`destination ${d.spec.config.name}`);
+    return out;
+  }
+
   /**
    * The running job object of (instance, job), for diagnostics and tests: the same object as long
    * as applies leave the job unchanged, a new one after a restart.

@@ -11,7 +11,7 @@ type DestinationHealth = HeartbeatBody['destinations'][number];
 type TargetHealth = HeartbeatBody['targets'][number];
 
 /** What {@link buildHeartbeat} reads from an agent (an {@link Agent}; tests may pass a stand-in). */
-export type HeartbeatSource = Pick<Agent, 'startedAt' | 'metrics' | 'counters' | 'destinationStatus' | 'targetStatus'>;
+export type HeartbeatSource = Pick<Agent, 'startedAt' | 'metrics' | 'counters' | 'destinationStatus' | 'targetStatus'> & Partial<Pick<Agent, 'discoveryStatus' | 'insecureTls'>>;
 
 /** The protocol's limits (packages/protocol `agentMessageSchema`); every string is cut to them. */
 const MAX = {
@@ -337,6 +337,12 @@ export async function buildHeartbeat(agent: HeartbeatSource, env: NodeJS.Process
     },
     destinations,
     targets,
+    discovery: (agent.discoveryStatus?.() ?? [])
+      .slice(0, 500)
+      .map((d) => ({ job: clip(d.job, MAX.job), mechanism: clip(d.mechanism, 40), error: clip(d.error, MAX.message) })),
+    insecureTls: (agent.insecureTls?.() ?? [])
+      .slice(0, 500)
+      .map((w) => clip(w, 300)),
   });
 }
 

@@ -106,7 +106,7 @@ export class ConsulDiscoverer implements Discoverer {
     private readonly deps: DiscoveryDeps,
   ) {
     // One connection per blocking watch, as Go's transport would open.
-    this.dispatcher = discoveryDispatcher(config, CONSUL_MAX_SERVICES + 2);
+    this.dispatcher = discoveryDispatcher(config, CONSUL_MAX_SERVICES + 2, deps.env);
     let scheme: string = config.scheme;
     let server = config.server;
     const sep = server.indexOf('://');

@@ -74,31 +74,38 @@ export class DnsDiscoverer implements Discoverer {
     }
   }
 
+  /** Whether the last round reported an error (the next good one then updates, clearing it). */
+  private failedLastRound = false;
+
   start(onUpdate: (groups: TargetGroup[]) => void, onError: (message: string) => void): void {
     if (this.serverError) {
       // An explicit but broken server list must not fall back to other servers silently.
-      onError(`dns_sd: ${this.serverError}`);
       onUpdate([]);
+      onError(`dns_sd: ${this.serverError}`);
       return;
     }
     const refresh = async (): Promise<void> => {
       const results = await Promise.all(this.config.names.map(async (name) => [name, await this.lookup(name)] as const));
       if (this.stopped) return;
+      // Errors go out after this round's update: an update clears a job's last discovery error.
+      const errors: string[] = [];
       for (const [name, result] of results) {
         if (result.ok) {
           this.lastGood.set(name, this.groups(name, result.targets));
-          if (result.nxdomain) onError(`dns_sd ${this.config.type} ${name}: no such name (NXDOMAIN); its targets are removed`);
+          if (result.nxdomain) errors.push(`dns_sd ${this.config.type} ${name}: no such name (NXDOMAIN); its targets are removed`);
         } else {
-          onError(`dns_sd ${this.config.type} ${name}: ${result.reason}${this.lastGood.has(name) ? '; keeping its last targets' : ''}`);
+          errors.push(`dns_sd ${this.config.type} ${name}: ${result.reason}${this.lastGood.has(name) ? '; keeping its last targets' : ''}`);
         }
       }
       // Config order, whatever order the answers came in.
       const groups = this.config.names.flatMap((n) => this.lastGood.get(n) ?? []);
       const key = JSON.stringify(groups);
-      if (key !== this.lastEmitted) {
+      if (key !== this.lastEmitted || this.failedLastRound) {
         this.lastEmitted = key;
         onUpdate(groups);
       }
+      this.failedLastRound = errors.length > 0;
+      for (const message of errors) onError(message);
     };
     const loop = (): void => {
       refresh()

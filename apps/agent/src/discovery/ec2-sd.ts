@@ -9,7 +9,7 @@ import os from 'node:os';
 import { ClockOffset, createRequestSigner, ManagedCredentials, type ClassifiedError } from '@fleet/aws';
 import type { Ec2SdConfig } from '@fleet/pipeline';
 import type { Dispatcher } from 'undici';
-import { createDispatcher } from '../remote-write/http.js';
+import { createHttpDispatcher } from '../remote-write/http.js';
 import { AGENT_VERSION } from '../version.js';
 import type { Discoverer, DiscoveryDeps, TargetGroup } from './discovery.js';
 import { Ec2CallError, Ec2QueryClient, resolveEndpoint, resolveRegion } from './ec2-client.js';
@@ -152,7 +152,7 @@ export class Ec2Discoverer implements Discoverer {
     );
     const clock = new ClockOffset();
     const signer = createRequestSigner({ service: 'ec2', region, credentials, clock });
-    this.dispatcher ??= createDispatcher(c.tlsConfig, { connections: 2 });
+    this.dispatcher ??= createHttpDispatcher(c, { connections: 2, env: this.deps.env });
     const client = new Ec2QueryClient({
       endpoint,
       signer,

@@ -101,6 +101,9 @@ export class FileDiscoverer implements Discoverer {
       if (this.stopped) return;
       const files = (await Promise.all(this.config.files.map(expand))).flat();
       const seen = new Set(files);
+      // Errors are reported after the update of this round (an update clears the job's last error).
+      const errors: string[] = [];
+      const onErrorLater = (message: string) => errors.push(message);
       for (const f of files) {
         try {
           const text = await readFile(f, 'utf8');
@@ -115,11 +118,13 @@ export class FileDiscoverer implements Discoverer {
             parsed.data.map((g, i) => ({ source: `${f}:${i}`, targets: g.targets, labels: { ...(g.labels ?? {}), __meta_filepath: f } })),
           );
         } catch (err) {
-          onError(`file_sd ${f}: ${(err as { code?: string }).code === 'ENOENT' ? 'file not found' : (err as Error).message}`);
+          onErrorLater(`file_sd ${f}: ${(err as { code?: string }).code === 'ENOENT' ? 'file not found' : (err as Error).message}`);
         }
       }
       for (const f of [...this.lastGood.keys()]) if (!seen.has(f)) this.lastGood.delete(f);
-      if (!this.stopped) onUpdate([...this.lastGood.values()].flat());
+      if (this.stopped) return;
+      onUpdate([...this.lastGood.values()].flat());
+      for (const message of errors) onError(message);
     };
     const schedule = () => {
       if (this.debounce) clearTimeout(this.debounce);

@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpClientConfig, HttpSdConfig } from '@fleet/pipeline';
-import { interceptors, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { authorizationHeader, createDispatcher } from '../remote-write/http.js';
+import { authorizationHeader, createHttpDispatcher } from '../remote-write/http.js';
 import { AGENT_VERSION } from '../version.js';
 import type { Discoverer, DiscoveryDeps, TargetGroup } from './discovery.js';
 
@@ -27,9 +27,8 @@ const listSchema = z.array(
  * The undici dispatcher of a discovery HTTP client: `tls_config` (via {@link createDispatcher})
  * and, unless `follow_redirects: false`, up to 10 redirects (Go's default client).
  */
-export function discoveryDispatcher(config: HttpClientConfig, connections = 4): Dispatcher {
-  const agent = createDispatcher(config.tlsConfig, { connections });
-  return config.followRedirects === false ? agent : agent.compose(interceptors.redirect({ maxRedirections: 10 }));
+export function discoveryDispatcher(config: HttpClientConfig, connections = 4, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  return createHttpDispatcher(config, { connections, env });
 }
 
 /** A URL fit for messages: user info (credentials) removed. */
@@ -106,17 +105,17 @@ export class HttpDiscoverer implements Discoverer {
     private readonly config: HttpSdConfig,
     private readonly deps: DiscoveryDeps,
   ) {
-    this.dispatcher = discoveryDispatcher(config);
+    this.dispatcher = discoveryDispatcher(config, 4, deps.env);
   }
 
   start(onUpdate: (groups: TargetGroup[]) => void, onError: (message: string) => void): void {
     const where = `http_sd ${redactUrl(this.config.url)}`;
-    if (this.config.proxy && (this.config.proxy.url || this.config.proxy.fromEnvironment)) {
-      onError(`${where}: proxy settings are not supported by http_sd yet; connecting directly`);
-    }
+    let failed = false;
     const emit = (): void => {
       const key = JSON.stringify(this.lastGood);
-      if (key === this.lastEmitted) return;
+      // After a failure a good round updates even when nothing changed: that clears the job's error.
+      if (key === this.lastEmitted && !failed) return;
+      failed = false;
       this.lastEmitted = key;
       onUpdate(this.lastGood);
     };
@@ -130,9 +129,10 @@ export class HttpDiscoverer implements Discoverer {
         .catch((err: unknown) => {
           if (this.stopped) return;
           const message = (err as Error).name === 'TimeoutError' ? `no answer within ${this.config.refreshIntervalMs / 1000} s` : (err as Error).message;
+          emit();
+          failed = true;
           onError(`${where}: ${message}${this.lastGood.length ? '; keeping the last targets' : ''}`);
           this.deps.log('warn', 'http_sd refresh failed', { url: redactUrl(this.config.url), error: message });
-          emit();
         })
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(loop, this.config.refreshIntervalMs);

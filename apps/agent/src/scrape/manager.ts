@@ -1,7 +1,7 @@
 import { compileRelabelConfigs, type CompiledRelabel, type ScrapeConfig } from '@fleet/pipeline';
 import type { Dispatcher } from 'undici';
-import { createDiscoverers } from '../discovery/create.js';
-import type { Discoverer, TargetGroup } from '../discovery/discovery.js';
+import { createDiscoverers, type NamedDiscoverer } from '../discovery/create.js';
+import type { TargetGroup } from '../discovery/discovery.js';
 import { createHttpDispatcher } from '../remote-write/http.js';
 import type { SeriesTable } from '../series/series-table.js';
 import type { AgentMetrics } from '../telemetry/metrics.js';
@@ -18,8 +18,10 @@ export interface ScrapeJobStatus {
   dropped: DroppedTarget[];
   /** Every target relabelling dropped, also those not kept. */
   droppedCount: number;
-  /** The last error of each discoverer that reported one, in config order. */
+  /** The last error of each discoverer that reported one since its last update, in config order. */
   discoveryErrors: string[];
+  /** The same with the mechanism that failed (`kubernetes`, `ec2`, `dns`, …), for heartbeats. */
+  discoveryFailures: Array<{ mechanism: string; error: string }>;
   /** Set while the job has more targets than `target_limit` (none of them is scraped). */
   targetLimitError: string | null;
 }
@@ -33,14 +35,14 @@ export interface ScrapeJobStatus {
 export class ScrapeJob {
   private readonly loops = new Map<string, ScrapeLoop>();
   private readonly groups = new Map<number, TargetGroup[]>();
-  private readonly discoverers: Discoverer[];
+  private readonly discoverers: NamedDiscoverer[];
   private readonly targetRules: CompiledRelabel[];
   private readonly metricRules: CompiledRelabel[];
   private readonly dispatcher: Dispatcher;
   private dropped: DroppedTarget[] = [];
   private droppedCount = 0;
   private targetLimitError: string | null = null;
-  private readonly discoveryErrorsByIndex = new Map<number, string>();
+  private readonly discoveryErrorsByIndex = new Map<number, { mechanism: string; error: string }>();
   private sync: Promise<void> = Promise.resolve();
   /** The last error any discoverer reported (see {@link status} for each one's). */
   discoveryError: string | null = null;
@@ -57,15 +59,17 @@ export class ScrapeJob {
   }
 
   start(): void {
-    this.discoverers.forEach((d, i) =>
-      d.start(
+    this.discoverers.forEach(({ mechanism, discoverer }, i) =>
+      discoverer.start(
         (groups) => {
+          // A discoverer reports its errors after the update of the same round: an update clears the last one.
+          this.discoveryErrorsByIndex.delete(i);
           this.groups.set(i, groups);
           this.sync = this.sync.then(() => this.reconcile());
         },
         (message) => {
           this.discoveryError = message;
-          this.discoveryErrorsByIndex.set(i, message);
+          this.discoveryErrorsByIndex.set(i, { mechanism, error: message });
           this.deps.log('warn', 'service discovery failed', { job: this.config.jobName, error: message });
         },
       ),
@@ -107,14 +111,19 @@ export class ScrapeJob {
       targets: [...this.loops.values()].map((l) => l.status()),
       dropped: this.dropped,
       droppedCount: this.droppedCount,
-      discoveryErrors: [...this.discoveryErrorsByIndex].sort(([a], [b]) => a - b).map(([, m]) => m),
+      discoveryErrors: this.failures().map((f) => f.error),
+      discoveryFailures: this.failures(),
       targetLimitError: this.targetLimitError,
     };
   }
 
+  private failures(): Array<{ mechanism: string; error: string }> {
+    return [...this.discoveryErrorsByIndex].sort(([a], [b]) => a - b).map(([, f]) => f);
+  }
+
   /** Stops discovery and every loop; `stale` writes staleness markers (job removed). */
   async stop(options: { stale: boolean }): Promise<void> {
-    for (const d of this.discoverers) d.stop();
+    for (const d of this.discoverers) d.discoverer.stop();
     await this.sync;
     await Promise.all([...this.loops.values()].map((l) => l.stop(options)));
     this.loops.clear();
