@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { KubernetesSdConfig } from '@fleet/pipeline';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { authorizationHeader, createDispatcher } from '../../remote-write/http.js';
+import { authorizationHeader, createDispatcher, createHttpDispatcher } from '../../remote-write/http.js';
 import { AGENT_VERSION } from '../../version.js';
 import type { DiscoveryDeps } from '../discovery.js';
 import { RESOURCE_PATHS, type KubeObject, type ResourceKind } from './contract.js';
@@ -90,7 +90,7 @@ export function resolveConnection(config: KubernetesSdConfig, deps: DiscoveryDep
     if (config.namespaces.ownNamespace) throw new Error('kubernetes_sd: namespaces.own_namespace needs the in-cluster config (it is unknown with api_server)');
     let dispatcher: Dispatcher;
     try {
-      dispatcher = createDispatcher(config.tlsConfig, { connections: 8 });
+      dispatcher = createHttpDispatcher(config, { connections: 8, env: deps.env });
     } catch (err) {
       throw new Error(`kubernetes_sd: ${(err as Error).message}`, { cause: err });
     }
