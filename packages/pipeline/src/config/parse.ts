@@ -162,6 +162,18 @@ function globalChecks(g: RawGlobal, path: string): ConfigIssue[] {
   return globalTimeoutOf(g) > g.scrape_interval ? [{ path: `${path}.scrape_timeout`, message: 'global scrape timeout greater than scrape interval' }] : [];
 }
 
+/**
+ * The signing-region problems of the `remote_write` entries that parse on their own, so a
+ * document with other mistakes still reports every problem at once.
+ */
+function regionIssuesOf(raw: unknown, path: readonly PropertyKey[], env: ParseEnvironment): ConfigIssue[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((entry, j) => {
+    const one = remoteWriteSchema.safeParse(entry);
+    return one.success ? checkSigningRegion(one.data, env, [...path, j], formatConfigPath) : [];
+  });
+}
+
 /** Options of {@link parseAgentConfig}. */
 export interface ParseOptions extends ParseEnvironment {
   /** Names the document in error messages (e.g. the file path). */
@@ -192,7 +204,7 @@ export function parseAgentConfig(document: unknown, sourceOrOptions?: string | P
   }
   if (keys.some((k) => GRAFANA_AGENT_KEYS.includes(k)) && !keys.includes('scrape_configs') && !keys.includes('global')) return parseGrafanaAgent(doc, options);
   const parsed = prometheusSchema.safeParse(doc, { error: errorMap });
-  if (!parsed.success) throw new PipelineConfigError(issuesOf(parsed.error), source);
+  if (!parsed.success) throw new PipelineConfigError([...issuesOf(parsed.error), ...regionIssuesOf((doc as Record<string, unknown>).remote_write, ['remote_write'], options)], source);
   const g = parsed.data.global;
   const issues: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = scrapeWarnings(g, 'global');
