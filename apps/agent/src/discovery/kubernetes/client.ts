@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { KubernetesSdConfig } from '@fleet/pipeline';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { authorizationHeader, createDispatcher, createHttpDispatcher } from '../../remote-write/http.js';
+import { authorizationHeader, createHttpDispatcher } from '../../remote-write/http.js';
 import { AGENT_VERSION } from '../../version.js';
 import type { DiscoveryDeps } from '../discovery.js';
 import { RESOURCE_PATHS, type KubeObject, type ResourceKind } from './contract.js';
