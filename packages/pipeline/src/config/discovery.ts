@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileRe2 } from '../regex/index.js';
 import { durationSchema } from './duration.js';
 import { bool, text, labelMap, list, nonEmpty, notYet, obj, port, str } from './fields.js';
 import { checkHttpClient, hasCustomHttpClient, httpClientFields, normaliseHttpClient } from './http-client.js';
@@ -56,10 +57,12 @@ function selectorProblem(text: string, kind: 'label' | 'field'): string | undefi
   if (text.trim() === '') return undefined;
   const key = String.raw`(?:[A-Za-z0-9][-A-Za-z0-9_./]*)?[A-Za-z0-9]`;
   const value = String.raw`[-A-Za-z0-9_.:/]*`;
-  const term =
+  // Linear-time matching (RE2, anchored): a selector is operator input of any length.
+  const term = compileRe2(
     kind === 'field'
-      ? new RegExp(String.raw`^\s*${key}\s*(==|=|!=)\s*${value}\s*$`)
-      : new RegExp(String.raw`^\s*(?:!?\s*${key}|${key}\s*(?:==|=|!=)\s*${value}|${key}\s*(?:in|notin)\s*\(\s*${value}(?:\s*,\s*${value})*\s*\)|${key}\s*[<>]\s*\d+)\s*$`);
+      ? String.raw`\s*${key}\s*(==|=|!=)\s*${value}\s*`
+      : String.raw`\s*(?:!?\s*${key}|${key}\s*(?:==|=|!=)\s*${value}|${key}\s*(?:in|notin)\s*\(\s*${value}(?:\s*,\s*${value})*\s*\)|${key}\s*[<>]\s*\d+)\s*`,
+  );
   // Split on commas outside parentheses.
   const parts: string[] = [];
   let depth = 0;
