@@ -93,10 +93,15 @@ describe('ConsulDiscoverer (fake Consul over HTTP)', () => {
     await rec.until('api added', () => addresses(rec.latest).includes('10.0.0.3:9000'));
     expect(fake.requestsTo('/v1/catalog/services').some((r) => r.query.get('index') === String(before) && r.query.get('wait') === '120000ms' && r.query.get('dc') === 'dc1')).toBe(true);
 
-    const beforeChange = fake.index;
     fake.register({ ...web, port: 8081 });
     await rec.until('web moved to 8081', () => addresses(rec.latest).includes('10.0.0.1:8081') && !addresses(rec.latest).includes('10.0.0.1:8080'));
-    expect(fake.requestsTo('/v1/health/service/web').some((r) => r.query.get('index') === String(beforeChange))).toBe(true);
+    // Each re-query blocks on the index an earlier answer returned: present, never going back, and
+    // reaching at least the index of the catalog before the change (which answer delivered it races).
+    const indexes = fake.requestsTo('/v1/health/service/web').slice(1).map((r) => Number(r.query.get('index')));
+    expect(indexes.length).toBeGreaterThan(0);
+    expect(indexes.every((i, k) => i > 0 && (k === 0 || i >= indexes[k - 1]!))).toBe(true);
+    expect(Math.max(...indexes)).toBeGreaterThanOrEqual(before);
+    expect(Math.max(...indexes)).toBeLessThanOrEqual(fake.index);
 
     fake.deregister('api');
     await rec.until('api removed', () => !rec.latest.some((g) => g.source === 'api'));
