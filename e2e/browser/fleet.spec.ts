@@ -69,8 +69,12 @@ test.describe('fleet: publish in the UI → agents apply → samples in Promethe
   });
 
   async function publish(page: Page, version: number, note: string, button = `Publish v${version}`) {
-    await page.getByRole('table', { name: 'Versions' }).getByRole('button', { name: button }).click();
     const dialog = page.getByRole('dialog', { name: button });
+    // A click that lands before the page has hydrated does nothing: click until the dialog opens.
+    await expect(async () => {
+      if (!(await dialog.isVisible())) await page.getByRole('table', { name: 'Versions' }).getByRole('button', { name: button }).click();
+      await expect(dialog).toBeVisible({ timeout: 2_000 });
+    }).toPass({ timeout: 30_000 });
     await dialog.getByLabel('Why? (required)').fill(note);
     await dialog.getByRole('button', { name: button }).click();
     await expect(dialog).toBeHidden();
