@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { ClockOffset, ManagedCredentials, createRequestSigner, type CredentialStatus } from '@fleet/aws';
 import { compileRelabelConfigs, type AgentConfig, type HttpClientConfig, type Label } from '@fleet/pipeline';
-import type { Agent as UndiciAgent } from 'undici';
+import type { Dispatcher } from 'undici';
 import { checkDestinationName, desiredState, diffByFingerprint, jobKey, type DestinationSpec, type JobRef, type JobSpec, type KeyedDiff } from './apply/plan.js';
 import { StaleHandoff } from './apply/stale-handoff.js';
 import { RemoteWriteQueue, type DestinationError } from './queue/queue.js';
 import { RemoteWriteClient } from './remote-write/client.js';
-import { createDispatcher } from './remote-write/http.js';
+import { createHttpDispatcher } from './remote-write/http.js';
 import type { TargetHealth } from './scrape/loop.js';
 import { ScrapeJob } from './scrape/manager.js';
 import { SeriesTable } from './series/series-table.js';
@@ -115,7 +115,7 @@ export class ApplyConfigError extends Error {
 
 /** The send side of a destination before it has a WAL. */
 interface Transport {
-  dispatcher: UndiciAgent;
+  dispatcher: Dispatcher;
   client: RemoteWriteClient;
   credentials?: ManagedCredentials;
   clock?: ClockOffset;
@@ -365,7 +365,8 @@ export class Agent {
     checkDestinationName(rw.name);
     checkHttpClientFiles(rw);
     compileRelabelConfigs(rw.writeRelabelConfigs);
-    const dispatcher = createDispatcher(rw.tlsConfig, { connections: rw.queueConfig.maxShards });
+    // tls_config, proxy_url / proxy_from_environment, follow_redirects and enable_http2 of the destination.
+    const dispatcher = createHttpDispatcher(rw, { connections: rw.queueConfig.maxShards });
     try {
       let credentials: ManagedCredentials | undefined;
       let clock: ClockOffset | undefined;

@@ -3,7 +3,8 @@ import { callerIdentity, classifyError, ClockOffset, createRequestSigner, creden
 import { loadAgentConfigFile, PipelineConfigError, sortLabels, type RemoteWriteConfig } from '@fleet/pipeline';
 import { encodeLabels, encodeWriteRequest } from '../remote-write/encode.js';
 import { RemoteWriteClient } from '../remote-write/client.js';
-import { createDispatcher } from '../remote-write/http.js';
+import type { Dispatcher } from 'undici';
+import { createHttpDispatcher } from '../remote-write/http.js';
 import { AGENT_VERSION } from '../version.js';
 import type { CommandOptions } from './main.js';
 
@@ -92,7 +93,7 @@ function candidateRegions(configured: string, env: NodeJS.ProcessEnv = process.e
  */
 async function probeEndpointRegion(
   rw: RemoteWriteConfig,
-  deps: { credentials: ManagedCredentials; clock: ClockOffset; dispatcher: ReturnType<typeof createDispatcher> },
+  deps: { credentials: ManagedCredentials; clock: ClockOffset; dispatcher: Dispatcher },
   budgetMs = 10_000,
 ): Promise<string | undefined> {
   if (!rw.sigv4) return undefined;
@@ -159,7 +160,7 @@ export async function checkDestination(rw: RemoteWriteConfig, externalLabels: Re
     }
     clock = new ObservedClockOffset();
   }
-  const dispatcher = createDispatcher(rw.tlsConfig, { connections: 1 });
+  const dispatcher = createHttpDispatcher(rw, { connections: 1 });
   try {
     const signer = rw.sigv4 && credentials && clock ? createRequestSigner({ service: rw.sigv4.service, region: rw.sigv4.region, credentials, clock }) : undefined;
     const client = new RemoteWriteClient(rw, { userAgent: `fleet-agent/${AGENT_VERSION}`, dispatcher, signer, credentials, clock });

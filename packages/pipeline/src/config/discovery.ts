@@ -42,8 +42,11 @@ const kubernetesRole = z.string().superRefine((r, ctx) => {
   if (!(KUBERNETES_ROLES as readonly string[]).includes(r)) ctx.addIssue({ code: 'custom', message: `unknown Kubernetes SD role ${JSON.stringify(r)} (one of: ${KUBERNETES_ROLES.join(', ')})` });
 });
 
-/** Which selector roles each discovery role accepts (Prometheus's allowedSelectors). */
-const ALLOWED_SELECTORS: Record<KubernetesRole, KubernetesRole[]> = {
+/**
+ * Which selector roles each discovery role accepts (Prometheus's allowedSelectors): the
+ * endpoints roles also filter the pods and services they read.
+ */
+export const KUBERNETES_ALLOWED_SELECTORS: Readonly<Record<KubernetesRole, readonly KubernetesRole[]>> = {
   pod: ['pod'],
   service: ['service'],
   endpoints: ['pod', 'service', 'endpoints'],
@@ -110,8 +113,8 @@ const kubernetesSdSchema = obj({
   v.selectors.forEach((s, i) => {
     if (seen.has(s.role)) ctx.addIssue({ code: 'custom', path: ['selectors', i, 'role'], message: `duplicated selector role: ${s.role}` });
     seen.add(s.role);
-    if (!ALLOWED_SELECTORS[role].includes(s.role as KubernetesRole)) {
-      ctx.addIssue({ code: 'custom', path: ['selectors', i, 'role'], message: `${role} role supports only ${ALLOWED_SELECTORS[role].join(', ')} selectors` });
+    if (!KUBERNETES_ALLOWED_SELECTORS[role].includes(s.role as KubernetesRole)) {
+      ctx.addIssue({ code: 'custom', path: ['selectors', i, 'role'], message: `${role} role supports only ${KUBERNETES_ALLOWED_SELECTORS[role].join(', ')} selectors` });
     }
     for (const kind of ['label', 'field'] as const) {
       const problem = s[kind] === undefined ? undefined : selectorProblem(s[kind], kind);

@@ -1,4 +1,4 @@
-import type { KubernetesRole, KubernetesSdConfig } from '@fleet/pipeline';
+import { KUBERNETES_ALLOWED_SELECTORS, type KubernetesRole, type KubernetesSdConfig } from '@fleet/pipeline';
 import type { Discoverer, DiscoveryDeps, TargetGroup } from '../discovery.js';
 import { KubeClient, resolveConnection, type ClientLimits, type ConnectionOptions } from './client.js';
 import { RESOURCE_PATHS, type KubeObject, type ObjectStore, type ResourceKind, type RoleSources } from './contract.js';
@@ -27,16 +27,6 @@ const SELECTOR_ROLE: Partial<Record<ResourceKind, KubernetesRole>> = {
   endpointslices: 'endpointslice',
   nodes: 'node',
   ingresses: 'ingress',
-};
-
-/** Which selector roles each role applies (Prometheus: the endpoints roles also filter their pods and services). */
-const ALLOWED_SELECTORS: Record<KubernetesRole, KubernetesRole[]> = {
-  pod: ['pod'],
-  service: ['service'],
-  endpoints: ['pod', 'service', 'endpoints'],
-  endpointslice: ['pod', 'service', 'endpointslice'],
-  node: ['node'],
-  ingress: ['ingress'],
 };
 
 /** One kind's objects across the namespaces watched. */
@@ -123,7 +113,7 @@ export class KubernetesDiscoverer implements Discoverer {
     for (const kind of resourcesFor(this.config.role, this.config.attachMetadata)) {
       const selectorRole = SELECTOR_ROLE[kind];
       const selector =
-        selectorRole && ALLOWED_SELECTORS[this.config.role].includes(selectorRole) ? this.config.selectors.find((s) => s.role === selectorRole) : undefined;
+        selectorRole && KUBERNETES_ALLOWED_SELECTORS[this.config.role].includes(selectorRole) ? this.config.selectors.find((s) => s.role === selectorRole) : undefined;
       for (const namespace of RESOURCE_PATHS[kind].namespaced ? namespaces : [undefined]) {
         const key = `${kind}/${namespace ?? '*'}`;
         const informer = new Informer({
