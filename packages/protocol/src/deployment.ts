@@ -65,6 +65,10 @@ export function artifactNames(version: string) {
     helmChart: `fleet-agent-${version}.tgz`,
     /** Plain manifests rendered from the chart with its defaults (kubectl apply -f). */
     manifests: `fleet-agent-${version}.yaml`,
+    /** The systemd unit (deploy/systemd/fleet-agent.service), for install.sh. */
+    systemdUnit: 'fleet-agent.service',
+    /** The install script of this version (the one /install.sh serves, without a server filled in). */
+    installScript: 'install.sh',
   } as const;
 }
 
