@@ -20,6 +20,8 @@ export * from './pipelines/pipelines.js';
 export * from './policies/policies.js';
 export * from './enrollment/tokens.js';
 export * from './enrollment/identity-proof.js';
+export * from './enrollment/install-plan.js';
+export { HELM_VALUES_FILE } from './enrollment/install-commands.js';
 export * from './agents/enroll.js';
 export * from './agents/notify.js';
 export * from './agents/effective-config.js';
